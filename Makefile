@@ -1,0 +1,92 @@
+# The course book's commands. Quick start (README): `make book`, then `make test`.
+# Everything installs itself into .venv from requirements.txt (exact pins).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: help venv book test lint unit nbval build-strict browser chromium lab refresh serve bench clean
+
+help:
+	@echo "make book     build the website into _build/html"
+	@echo "make test     run every check (lint, unit, nbval, strict build, browser)"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make refresh  re-execute the notebooks in place (stored outputs)"
+	@echo "make serve    serve _build/html on http://$(HOST):$(PORT)"
+	@echo "make bench    time lessons_src against scipy and torch"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is needed, found {sys.version.split()[0]}: set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (KL course)" >/dev/null
+	@touch $@
+
+# ---------------------------------------------------------------------------------------
+# The website. Cached execution: only notebooks that changed are re-executed.
+book: venv
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser,"
+	@echo "or run 'make serve' and visit http://$(HOST):$(PORT)/"
+
+# Every check, in order of speed. Each step names the file at fault when it fails.
+test: venv chromium
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit nbval build-strict browser || exit 1; \
+	echo "make test: all checks passed in $$(( $$(date +%s) - start )) s"
+
+lint: venv
+	$(BIN)/ruff check lessons_src tests scripts benchmarks book
+
+unit: venv
+	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q tests --doctest-modules lessons_src
+
+nbval: venv
+	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider -q book
+
+# The strict build with forced execution, so a change in lessons_src cannot hide behind
+# the execution cache. It writes the site the browser tests then check.
+build-strict: venv
+	@mkdir -p _build
+	$(PY) scripts/forced_config.py _config.yml _build/_config.forced.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/_config.forced.yml
+
+browser: venv chromium
+	$(BIN)/python -m pytest -m browser -p no:cacheprovider -q tests/browser
+
+# Debian's Chromium drives the browser tests (Playwright's own download needs internet).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "Chromium is missing. Install it with:  sudo apt-get install chromium"; \
+	  echo "(then run make test again; the tests launch /usr/bin/chromium)"; exit 1; \
+	fi
+
+# ---------------------------------------------------------------------------------------
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=book --ServerApp.ip=$(HOST)
+
+refresh: venv
+	$(PY) scripts/refresh_notebooks.py
+
+serve:
+	@test -f _build/html/index.html || { echo "No site in _build/html: run 'make book' first."; exit 1; }
+	@echo "Serving _build/html on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	$(PYTHON) -m http.server --bind $(HOST) --directory _build/html $(PORT)
+
+bench: venv
+	$(PY) benchmarks/bench_lessons.py
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""Re-execute notebooks in place so their stored outputs are current (`make refresh`).
+
+Each notebook runs in a fresh kernel in its own folder (as Jupyter Book, nbval and
+JupyterLab run it). Volatile metadata (timings, kernel ids) is not recorded, so running
+this twice gives byte-identical files and `git diff` shows only real changes.
+
+Usage: python scripts/refresh_notebooks.py [NOTEBOOK ...]   (default: book/*.ipynb)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL = "python3"
+
+
+def clean(nb: nbformat.NotebookNode) -> None:
+    """Drop metadata that changes from run to run."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+        if cell.cell_type == "code":
+            for out in cell.outputs:
+                out.get("metadata", {}).pop("execution", None)
+
+
+def refresh(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name=KERNEL, record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        raise SystemExit(f"{path}: a cell raised while refreshing:\n{exc}") from None
+    elapsed = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for out in cell.outputs:
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    raise SystemExit(f"{path}: a cell wrote to stderr:\n{out.get('text')}")
+    clean(nb)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                 "name": KERNEL}
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or sorted((ROOT / "book").glob("*.ipynb"))
+    for path in paths:
+        print(f"{path}: executed in {refresh(path):.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
