@@ -15,8 +15,13 @@ import yaml
 
 
 def main(source: str, dest: str) -> None:
-    config = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    source_path = Path(source).resolve()
+    config = yaml.safe_load(source_path.read_text(encoding="utf-8"))
     config.setdefault("execute", {})["execute_notebooks"] = "force"
+    # Jupyter Book resolves local extension folders against the config file's folder.
+    local = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in local.items():
+        local[name] = str((source_path.parent / folder).resolve())
     Path(dest).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
