@@ -186,7 +186,7 @@ def load_quiz(path: str | Path) -> Quiz:
     --------
     >>> quiz = load_quiz("book/01_definition.quiz.yml")  # doctest: +SKIP
     >>> quiz.ids[:2]  # doctest: +SKIP
-    ['units', 'coin-kl']
+    ['roles', 'coin-bits']
     """
     path = Path(path)
     if not path.is_file():

@@ -21,6 +21,20 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "python3"
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how a cell's printing is split into
+    messages depends on timing, and must not change the stored file."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def clean(nb: nbformat.NotebookNode) -> None:
     """Drop metadata that changes from run to run."""
     nb.metadata.pop("widgets", None)
@@ -29,6 +43,7 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
         if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
             for out in cell.outputs:
                 out.get("metadata", {}).pop("execution", None)
 
