@@ -76,7 +76,8 @@ def check_notebook(path: Path, *, chapter: bool = True) -> list[str]:
         if ADDRESS.search(_output_text(cell)):
             problems.append(f"{where}: output shows a memory address (changes every run)")
         if re.search(r"sys\.path\.(insert|append)", cell.source):
-            problems.append(f"{where}: edits sys.path (lessons_src is installed: `pip install -e .`)")
+            problems.append(f"{where}: edits sys.path (lessons_src is installed by "
+                            "`pip install -e .`)")
         names = SHOW_QUIZ.findall(cell.source)
         if names:
             quizzes += names
