@@ -75,7 +75,7 @@ chromium:
 
 # ---------------------------------------------------------------------------------------
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=book --ServerApp.ip=$(HOST)
+	$(BIN)/jupyter lab --notebook-dir=book --ServerApp.ip=$(HOST) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 refresh: venv
 	$(PY) scripts/refresh_notebooks.py
