@@ -15,11 +15,15 @@ from .estimators import KLEstimates, kl_estimators
 from .gaussian import kl_diag_normal, kl_mvn, kl_normal, vae_kl
 from .information import cross_entropy, entropy, kl_divergence, mutual_information
 
+# -- data and training (the chapters that train models) ------------------------------------
+from .data import DigitsSplit, load_digits
+
 # -- book infrastructure -------------------------------------------------------------------
 from .quiz import QuizError, load_quiz, show_quiz
 from .seeding import set_seed
 
 __all__ = [
+    "DigitsSplit",
     "KLEstimates",
     "QuizError",
     "__version__",
@@ -32,6 +36,7 @@ __all__ = [
     "kl_estimators",
     "kl_mvn",
     "kl_normal",
+    "load_digits",
     "load_quiz",
     "mutual_information",
     "renyi_divergence",
