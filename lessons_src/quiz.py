@@ -26,6 +26,10 @@ A quiz file (``book/<chapter>.quiz.yml``) looks like this::
         default_feedback: Not quite; sum P(x) log(P(x)/Q(x)) over both outcomes.
 
 ``type`` is ``multiple_choice`` (one correct answer) or ``many_choice`` (two or more).
+Choice answers are shown in a fixed order drawn from the file name and question id (so
+the right answer is not always where the author wrote it, yet every run and page load
+shows the same order); ``shuffle: false`` keeps the written order, for answers that form
+a scale.
 Numeric answers are never typed in: ``expr`` is evaluated with the public API of
 :mod:`lessons_src` (and ``log``, ``exp``, ``sqrt``, ``pi``) in scope, so every number a quiz
 accepts is computed by the library the chapter teaches.
@@ -49,8 +53,8 @@ __all__ = ["Quiz", "QuizError", "load_quiz", "show_quiz"]
 _CHOICE_TYPES = ("multiple_choice", "many_choice")
 _TYPES = (*_CHOICE_TYPES, "numeric")
 _QUESTION_KEYS = {
-    "multiple_choice": {"id", "type", "question", "answers"},
-    "many_choice": {"id", "type", "question", "answers"},
+    "multiple_choice": {"id", "type", "question", "answers", "shuffle"},
+    "many_choice": {"id", "type", "question", "answers", "shuffle"},
     "numeric": {"id", "type", "question", "expr", "decimals", "feedback", "mistakes",
                 "default_feedback"},
 }
@@ -109,6 +113,17 @@ def _text(q: dict[str, Any], key: str, where: str) -> str:
     return value.strip()
 
 
+def _shuffled(items: list, *key: str) -> list:
+    """The items in an order drawn from the quiz's name and the question's id: the same
+    on every run and every page load, but not the order the author wrote them in."""
+    digest = hashlib.sha256("\x00".join(key).encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    order = list(range(len(items)))
+    while len(items) > 1 and order == list(range(len(items))):
+        rng.shuffle(order)
+    return [items[i] for i in order]
+
+
 def _choice_question(q: dict[str, Any], where: str) -> dict[str, Any]:
     answers = q["answers"]
     if not isinstance(answers, list) or len(answers) < 2:
@@ -135,6 +150,8 @@ def _choice_question(q: dict[str, Any], where: str) -> dict[str, Any]:
     if q["type"] == "many_choice" and n_correct < 2:
         raise QuizError(f"{where}: a many_choice question needs at least two correct "
                         f"answers, found {n_correct}")
+    if not isinstance(q.get("shuffle", True), bool):
+        raise QuizError(f"{where}: 'shuffle' must be true or false")
     return {"question": _text(q, "question", where), "type": q["type"], "answers": out}
 
 
@@ -228,6 +245,8 @@ def load_quiz(path: str | Path) -> Quiz:
         if extra:
             raise QuizError(f"{where}: unknown key(s) {sorted(extra)} for a {qtype} question")
         built = (_choice_question if qtype in _CHOICE_TYPES else _numeric_question)(q, where)
+        if qtype in _CHOICE_TYPES and q.get("shuffle", True):
+            built["answers"] = _shuffled(built["answers"], path.name, qid)
         built["id"] = qid
         questions.append(built)
     return Quiz(name=path.name.removesuffix(".quiz.yml").removesuffix(".yml"), path=path,

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lessons_src import QuizError, load_quiz, show_quiz
 
@@ -186,3 +187,21 @@ def test_book_quiz_is_complete(path):
             low, high = q["answers"][0]["range"]
             assert low < q["_value"] < high
 
+
+
+def test_choice_answers_are_reordered_reproducibly(tmp_path):
+    path = write(tmp_path, GOOD)
+    quiz = load_quiz(path)
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    same_name = load_quiz(write(elsewhere, GOOD))  # same file name, other folder
+    assert quiz.questions == same_name.questions == load_quiz(path.resolve()).questions
+    source = yaml.safe_load(GOOD)["questions"]
+    for i, q in enumerate(quiz.questions[:2]):
+        written = [a["answer"] for a in source[i]["answers"]]
+        shown = [a["answer"] for a in q["answers"]]
+        assert sorted(shown) == sorted(written) and shown != written
+    fixed = GOOD.replace("    type: multiple_choice\n",
+                         "    type: multiple_choice\n    shuffle: false\n")
+    kept = load_quiz(write(tmp_path, fixed))
+    assert [a["answer"] for a in kept.questions[0]["answers"]] == ["nats", "bits"]
