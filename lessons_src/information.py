@@ -124,14 +124,14 @@ def _entropy_torch(p: Any) -> Any:
     import torch
 
     ps = torch.where(p > 0, p, 1.0)
-    return -(p * torch.log(ps)).sum(-1)
+    return -(p * torch.log(ps)).sum(-1) + 0.0  # + 0.0 turns -0.0 (one-hot p) into 0.0
 
 
 def _xent_torch(p: Any, q: Any) -> Any:
     import torch
 
     qs = torch.where(p > 0, q, 1.0)
-    return -(p * torch.log(qs)).sum(-1)
+    return -(p * torch.log(qs)).sum(-1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 # --------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ the right answer is not always where the author wrote it, yet every run and page
 shows the same order); ``shuffle: false`` keeps the written order, for answers that form
 a scale.
 Numeric answers are never typed in: ``expr`` is evaluated with the public API of
-:mod:`lessons_src` (and ``log``, ``exp``, ``sqrt``, ``pi``) in scope, so every number a quiz
+``lessons_src`` (and ``log``, ``exp``, ``sqrt``, ``pi``) in scope, so every number a quiz
 accepts is computed by the library the chapter teaches.
 
 Taught in the introduction (book/intro.md, "How to read, run and quiz").
@@ -256,7 +256,7 @@ def load_quiz(path: str | Path) -> Quiz:
 def show_quiz(path: str | Path) -> None:
     """Validate a quiz file and display it with jupyterquiz, deterministically.
 
-    The element ids jupyterquiz draws from Python's global :mod:`random` are seeded
+    The element ids jupyterquiz draws from Python's global ``random`` are seeded
     from the quiz's name, and the notebook's own ``random`` state is restored
     afterwards, so re-running the cell gives byte-identical output (nbval compares it)
     and does not disturb the chapter's random numbers.

@@ -18,7 +18,7 @@ THREADS_ENV = "LESSONS_TORCH_THREADS"
 def set_seed(seed: int = 0, *, torch_threads: int | None = None) -> np.random.Generator:
     """Seed every random number generator a chapter uses and fix torch's thread count.
 
-    Seeds Python's :mod:`random`, NumPy's legacy global state and torch (when it is
+    Seeds Python's ``random``, NumPy's legacy global state and torch (when it is
     installed), sets ``torch.set_num_threads`` so reductions add up in the same order on
     every run, and returns a fresh :class:`numpy.random.Generator` for the chapter to use.
 

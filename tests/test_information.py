@@ -367,3 +367,15 @@ def test_tolerance_boundary_float64_and_float32() -> None:
     kl_divergence(torch.tensor([0.5, 0.50005]), torch.tensor(GOOD))
     with pytest.raises(ValueError, match=r"kl_divergence: q must sum to 1 \(within 0\.0001\)"):
         kl_divergence(torch.tensor(GOOD), torch.tensor([0.5, 0.5002]))
+
+
+def test_one_hot_entropy_is_plus_zero_for_tensors_and_arrays() -> None:
+    import math
+
+    import torch
+
+    for p in ([1.0, 0.0], torch.tensor([1.0, 0.0], dtype=torch.float64)):
+        h = float(entropy(p))
+        assert h == 0.0 and math.copysign(1.0, h) == 1.0, "prints as -0.0000 otherwise"
+        ce = float(cross_entropy(p, p))
+        assert ce == 0.0 and math.copysign(1.0, ce) == 1.0
