@@ -12,11 +12,37 @@ import re
 from pathlib import Path
 
 import nbformat
+import yaml
 
+ROOT = Path(__file__).resolve().parent.parent
 SHOW_QUIZ = re.compile(r"""show_quiz\(\s*["']([^"']+)["']\s*\)""")
 # A decimal with three or more digits after the point: a computed result, not an input.
 PROSE_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\d])")
 ADDRESS = re.compile(r"\bat 0x[0-9a-f]{6,}\b")
+
+
+def toc_docs(root: Path = ROOT) -> list[str]:
+    """Every document in _toc.yml, root first, in reading order (paths without suffix)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    docs = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                docs.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    walk(child)
+
+    walk(toc)
+    return docs
+
+
+def quiz_files(notebook: Path) -> list[Path]:
+    """The quiz files a notebook shows, in order."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [notebook.parent / name for c in cells if c.cell_type == "code"
+            for name in SHOW_QUIZ.findall(c.source)]
 
 
 def _output_text(cell: nbformat.NotebookNode) -> str:

@@ -6,27 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
-from notebook_checks import check_notebook
+from notebook_checks import check_notebook, toc_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-
-
-def toc_docs() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    docs = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                docs.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-
-    walk(toc)
-    return docs
 
 
 def test_there_are_notebooks():

@@ -10,43 +10,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+from notebook_checks import quiz_files as notebook_quiz_files
+from notebook_checks import toc_docs
 
 from lessons_src import load_quiz
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOW_QUIZ = re.compile(r"""show_quiz\(\s*["']([^"']+)["']\s*\)""")
 
 
 def toc_files() -> list[str]:
-    """Every document in _toc.yml, root first, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-
-    walk(toc)
-    return files
+    return toc_docs(ROOT)
 
 
 def quiz_files(doc: str) -> list[Path]:
     """The quiz files a notebook shows, in order (none for a Markdown page)."""
     nb = ROOT / f"{doc}.ipynb"
-    if not nb.exists():
-        return []
-    import nbformat
-
-    cells = nbformat.read(nb, as_version=4).cells
-    return [nb.parent / name for c in cells if c.cell_type == "code"
-            for name in SHOW_QUIZ.findall(c.source)]
+    return notebook_quiz_files(nb) if nb.exists() else []
 
 
 class PageWatch:
