@@ -70,7 +70,7 @@ def js_divergence(p: ArrayLike, q: ArrayLike, base: float | None = None) -> Any:
     so that :math:`0 \le \mathrm{JS} \le \ln 2` nats (1 bit); the result is clipped to
     that interval to remove rounding errors. It is finite even where the supports differ.
 
-    Taught in Chapter 7, *Jensen–Shannon and GANs* (book/07_js_gans.ipynb); previewed
+    Taught in Chapter 7, *Jensen–Shannon divergence and GANs* (book/07_js_gans.ipynb); previewed
     in Chapter 3, *Asymmetry*.
 
     Parameters
@@ -117,7 +117,7 @@ def js_distance(p: ArrayLike, q: ArrayLike, base: float | None = None) -> Any:
     ``scipy.spatial.distance.jensenshannon``. With ``base=2`` it lies in
     :math:`[0, 1]`. (For tensors, the gradient is infinite where ``p == q``.)
 
-    Taught in Chapter 7, *Jensen–Shannon and GANs* (book/07_js_gans.ipynb).
+    Taught in Chapter 7, *Jensen–Shannon divergence and GANs* (book/07_js_gans.ipynb).
 
     Parameters
     ----------
@@ -167,7 +167,7 @@ def total_variation(p: ArrayLike, q: ArrayLike) -> Any:
     (KL in nats).
 
     Taught in Chapter 2, *Gibbs' inequality* (Pinsker's inequality,
-    book/02_gibbs.ipynb), and in Chapter 7, *Jensen–Shannon and GANs*.
+    book/02_gibbs.ipynb), and in Chapter 7, *Jensen–Shannon divergence and GANs*.
 
     Parameters
     ----------

@@ -31,7 +31,7 @@ class KLEstimates(NamedTuple):
     k2: Any
     """The estimator :math:`\\tfrac12 (\\log r)^2` (biased, low variance, >= 0)."""
     k3: Any
-    """The estimator :math:`(r - 1) - \\log r` (unbiased, low variance, >= 0)."""
+    """The estimator :math:`(r - 1) - \\log r` (unbiased on a common support, >= 0)."""
 
 
 def kl_estimators(logp: ArrayLike, logq: ArrayLike) -> KLEstimates:
@@ -46,12 +46,14 @@ def kl_estimators(logp: ArrayLike, logq: ArrayLike) -> KLEstimates:
         k_2 = \tfrac12 (\log r)^2, \qquad
         k_3 = (r - 1) - \log r .
 
-    :math:`\mathbb E_q[k_1] = \mathbb E_q[k_3] = D_{\mathrm{KL}}(q \| p)` exactly (since
-    :math:`\mathbb E_q[r] = 1`); :math:`k_2` is biased but close for nearby
-    distributions. :math:`k_3 \ge 0` always and has low variance; :math:`r - 1` is
-    computed as ``expm1(log r)`` so small ratios stay accurate.
+    :math:`\mathbb E_q[k_1] = D_{\mathrm{KL}}(q \| p)` exactly; so is
+    :math:`\mathbb E_q[k_3]` when :math:`p` and :math:`q` have the same support (then
+    :math:`\mathbb E_q[r] = 1`). :math:`k_2` is biased (by about :math:`\mathrm{KL}^2/2`
+    for nearby distributions) but has low variance. :math:`k_3 \ge 0` always and has a
+    lower variance than :math:`k_1` for nearby distributions, though not for distant ones;
+    :math:`r - 1` is computed as ``expm1(log r)`` so small ratios stay accurate.
 
-    Taught in Chapter 6, *PPO and RLHF* (book/06_ppo_rlhf.ipynb).
+    Taught in Chapter 6, *PPO and the RLHF KL penalty* (book/06_ppo_rlhf.ipynb).
 
     Parameters
     ----------
