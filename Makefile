@@ -47,7 +47,7 @@ lint: venv
 	$(BIN)/ruff check lessons_src tests scripts benchmarks book
 
 unit: venv
-	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q tests --doctest-modules lessons_src
+	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q tests --ignore=tests/browser --doctest-modules lessons_src
 
 nbval: venv
 	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider -q book

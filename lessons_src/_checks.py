@@ -264,3 +264,44 @@ def check_prob(fname: str, name: str, a: Any, tol: float, axes: int = 1) -> None
             f"{fname}: {name} {label} must sum to 1 (within {tol:g}); "
             f"{'row' if axes == 1 else 'table'} {row_s} sums to {total!r}"
         )
+
+
+# --------------------------------------------------------------------------------------
+# scalar arguments (they return the argument converted, so that it can be used as is)
+# --------------------------------------------------------------------------------------
+def int_arg(fname: str, name: str, value: Any, minimum: int) -> int:
+    """``value`` as an ``int``; it must be an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{fname}: {name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def float_arg(fname: str, name: str, value: Any, lo: float = -math.inf, hi: float = math.inf,
+              *, lo_open: bool = False, hi_open: bool = False,
+              finite_last: bool = False) -> float:
+    """``value`` as a ``float``; it must be a finite number (not a bool) in the interval.
+
+    The interval is ``[lo, hi]``, open at either end when ``lo_open``/``hi_open``. The
+    message says ``"must be finite"``, ``"must be finite and > lo"`` (or ``>=``) when
+    ``hi`` is infinite, and ``"must be in [lo, hi]"`` (brackets as open/closed) otherwise.
+    ``finite_last`` words the half-bounded case ``"must be > lo and finite"`` instead, as
+    the messages of :mod:`lessons_src.mle` and :mod:`lessons_src.rl` always have.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = None
+    if v is None or isinstance(value, bool):
+        raise ValueError(f"{fname}: {name} must be a number; got {value!r}")
+    lo_ok = v > lo if lo_open else v >= lo
+    hi_ok = v < hi if hi_open else v <= hi
+    if not (math.isfinite(v) and lo_ok and hi_ok):
+        if lo == -math.inf and hi == math.inf:
+            need = "finite"
+        elif hi == math.inf:
+            bound = f"{'>' if lo_open else '>='} {lo:g}"
+            need = f"{bound} and finite" if finite_last else f"finite and {bound}"
+        else:
+            need = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ValueError(f"{fname}: {name} must be {need}; got {value!r}")
+    return v

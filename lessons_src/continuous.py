@@ -36,6 +36,7 @@ from scipy import integrate
 from scipy.special import logsumexp
 
 from . import _checks as ck
+from ._torch import Adam, single_thread
 
 __all__ = [
     "ReverseKLFit",
@@ -77,6 +78,15 @@ def _check_mixture(fname: str, conv: ck.Arrays, start: int) -> tuple[Any, Any, A
     ck.check_prob(fname, "weights", w, conv.sum_tol[start])
     ck.check_finite(fname, "means", m)
     ck.check_positive(fname, "sigmas", s)
+    return w, m, s
+
+
+def _mixture_np(fname: str, weights: ArrayLike, means: ArrayLike,
+                sigmas: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The validated mixture as three float64 numpy arrays (tensors are copied to numpy)."""
+    conv = ck.convert(fname, _MIX, (weights, means, sigmas))
+    w, m, s = (np.asarray(a.detach().cpu(), dtype=np.float64) if conv.torch else a
+               for a in _check_mixture(fname, conv, 0))
     return w, m, s
 
 
@@ -625,7 +635,7 @@ def fit_normal_reverse_kl(
 
     Minimises :math:`D_{\mathrm{KL}}(\mathcal N(\mu, \sigma^2) \,\|\, P)` (the
     *I-projection* of the mixture :math:`P` onto the Gaussians) over
-    :math:`(\mu, \log\sigma)` with ``torch.optim.Adam``, starting from
+    :math:`(\mu, \log\sigma)` with Adam (PyTorch's update rule), starting from
     :math:`(\mu_0, \sigma_0)`. The objective is :func:`kl_normal_mixture` in float64 on
     one fixed grid of ``n_points`` values of :math:`z` (by default chosen as there for
     :math:`\sigma = \max(\sigma_0, \max_k s_k)`), so the fit involves no random numbers.
@@ -671,36 +681,27 @@ def fit_normal_reverse_kl(
     mu = 3.0000, sigma = 0.5000, KL = 0.6931
     """
     fname = "fit_normal_reverse_kl"
-    conv = ck.convert(fname, _MIX, (weights, means, sigmas))
-    w_np, m_np, s_np = (np.asarray(a.detach().cpu(), dtype=np.float64) if conv.torch else a
-                        for a in _check_mixture(fname, conv, 0))
-    for name, v, positive in (("mu0", mu0, False), ("sigma0", sigma0, True), ("lr", lr, True)):
-        try:
-            fv = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{fname}: {name} must be a number; got {v!r}") from None
-        if not math.isfinite(fv) or (positive and not fv > 0):
-            need = "finite and > 0" if positive else "finite"
-            raise ValueError(f"{fname}: {name} must be {need}; got {v!r}")
+    w_np, m_np, s_np = _mixture_np(fname, weights, means, sigmas)
+    mu0_f = ck.float_arg(fname, "mu0", mu0)
+    sigma0_f = ck.float_arg(fname, "sigma0", sigma0, 0.0, lo_open=True)
+    lr_f = ck.float_arg(fname, "lr", lr, 0.0, lo_open=True)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
         raise ValueError(f"{fname}: steps must be a positive integer; got {steps!r}")
-    n = _grid_size(fname, n_points, max(float(sigma0), float(s_np.max())), m_np, s_np)
+    n = _grid_size(fname, n_points, max(sigma0_f, float(s_np.max())), m_np, s_np)
 
     import torch
 
     f64 = torch.float64
     w, m, s = (torch.as_tensor(a, dtype=f64) for a in (w_np, m_np, s_np))
-    mu = torch.tensor([float(mu0)], dtype=f64, requires_grad=True)
-    log_sigma = torch.tensor([math.log(float(sigma0))], dtype=f64, requires_grad=True)
-    opt = torch.optim.Adam([mu, log_sigma], lr=float(lr))
+    mu = torch.tensor([mu0_f], dtype=f64, requires_grad=True)
+    log_sigma = torch.tensor([math.log(sigma0_f)], dtype=f64, requires_grad=True)
+    opt = Adam([mu, log_sigma], lr=lr_f)
     z_np, c_np = _z_grid(n)
     z, c = torch.as_tensor(z_np, dtype=f64), torch.as_tensor(c_np, dtype=f64)
     path = np.empty((steps + 1, 2))
     losses = np.empty(steps + 1)
     grad_norm = math.nan
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: extra threads only add overhead
-    try:
+    with single_thread():  # tiny tensors: extra threads only add overhead
         for i in range(steps + 1):
             opt.zero_grad()
             x = mu + log_sigma.exp() * z
@@ -711,7 +712,5 @@ def fit_normal_reverse_kl(
             grad_norm = math.hypot(mu.grad.item(), log_sigma.grad.item())
             if i < steps:
                 opt.step()
-    finally:
-        torch.set_num_threads(threads)
     return ReverseKLFit(float(path[-1, 0]), float(path[-1, 1]), float(losses[-1]), grad_norm,
                         path, losses)

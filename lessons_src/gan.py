@@ -25,7 +25,7 @@ divergence between the data and the generator over training
 Reproducibility: everything random in :func:`train_gan` (initial weights, data, noise)
 comes from its ``seed`` through its own :class:`torch.Generator` objects (the global
 random state is neither used nor changed), and the training runs on one thread
-(:func:`~lessons_src.mle.single_thread`), so its numbers do not depend on the caller's
+(``lessons_src.single_thread``), so its numbers do not depend on the caller's
 thread count.
 
 Bad arguments raise :class:`ValueError` naming the function and the argument.
@@ -44,8 +44,9 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr, xlogy
 
 from . import _checks as ck
+from ._torch import Adam, single_thread
+from .continuous import _mixture_np
 from .divergences import js_divergence
-from .mle import single_thread
 
 __all__ = [
     "GANResult",
@@ -64,22 +65,6 @@ GAN_LOSSES = ("non_saturating", "minimax")
 # --------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------
-def _int_arg(fname: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{fname}: {name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _pos_float(fname: str, name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: {name} must be a number > 0; got {value!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{fname}: {name} must be finite and > 0; got {value!r}")
-    return v
-
-
 def _check_nonneg(fname: str, name: str, a: Any) -> None:
     """Entries finite and >= 0."""
     ck.check_nonempty(fname, name, a)
@@ -88,28 +73,6 @@ def _check_nonneg(fname: str, name: str, a: Any) -> None:
     lo = float(ad.min())
     if not lo >= 0:
         raise ValueError(f"{fname}: {name} has a negative entry ({lo!r})")
-
-
-def _mixture(fname: str, weights: ArrayLike, means: ArrayLike,
-             sigmas: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    out = []
-    for name, v in (("weights", weights), ("means", means), ("sigmas", sigmas)):
-        try:
-            a = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{fname}: {name} must be a 1-D array of numbers") from None
-        if a.ndim != 1 or a.size == 0:
-            raise ValueError(f"{fname}: {name} must be a non-empty 1-D array; got shape "
-                             f"{a.shape}")
-        out.append(a)
-    w, m, s = out
-    if not (w.size == m.size == s.size):
-        raise ValueError(f"{fname}: weights, means and sigmas must have the same length; got "
-                         f"{w.size}, {m.size} and {s.size}")
-    ck.check_prob(fname, "weights", w, ck.SUM_TOL_FLOAT64)
-    ck.check_finite(fname, "means", m)
-    ck.check_positive(fname, "sigmas", s)
-    return w, m, s
 
 
 def _edges(fname: str, edges: ArrayLike) -> np.ndarray:
@@ -250,7 +213,7 @@ def gan_value(p: ArrayLike, q: ArrayLike, d: ArrayLike, *, dx: float | None = No
         ck.check_prob(fname, "q", b, conv.sum_tol[1])
         scale = 1.0
     else:
-        scale = _pos_float(fname, "dx", dx)
+        scale = ck.float_arg(fname, "dx", dx, 0.0, lo_open=True)
         _check_nonneg(fname, "p", a)
         _check_nonneg(fname, "q", b)
     _check_nonneg(fname, "d", c)
@@ -316,7 +279,7 @@ def mixture_bin_probs(edges: ArrayLike, weights: ArrayLike, means: ArrayLike,
     """
     fname = "mixture_bin_probs"
     e = _edges(fname, edges)
-    w, m, s = _mixture(fname, weights, means, sigmas)
+    w, m, s = _mixture_np(fname, weights, means, sigmas)
     cdf = (w * ndtr((e[:, None] - m) / s)).sum(-1)
     upper = (w * ndtr((m - e[:, None]) / s)).sum(-1)  # 1 - cdf, accurate in the right tail
     probs = np.empty(e.size + 1)
@@ -376,39 +339,6 @@ def histogram_probs(x: ArrayLike, edges: ArrayLike) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------
-class _Adam:
-    """Adam with ``torch.optim.Adam``'s update rule, written out: constructing a
-    ``torch.optim`` optimiser imports ``torch._dynamo``, which takes longer than this
-    whole training run."""
-
-    def __init__(self, params: Any, lr: float, betas: tuple[float, float]) -> None:
-        import torch
-
-        self.params = list(params)
-        self.lr, self.b1, self.b2, self.eps, self.t = lr, betas[0], betas[1], 1e-8, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def step(self) -> None:
-        import torch
-
-        self.t += 1
-        bc1 = 1.0 - self.b1**self.t
-        bc2 = 1.0 - self.b2**self.t
-        grads = [p.grad for p in self.params]
-        with torch.no_grad():
-            torch._foreach_mul_(self.m, self.b1)
-            torch._foreach_add_(self.m, grads, alpha=1.0 - self.b1)
-            torch._foreach_mul_(self.v, self.b2)
-            torch._foreach_addcmul_(self.v, grads, grads, value=1.0 - self.b2)
-            denom = torch._foreach_sqrt(self.v)
-            torch._foreach_div_(denom, math.sqrt(bc2))
-            torch._foreach_add_(denom, self.eps)
-            torch._foreach_addcdiv_(self.params, self.m, denom, value=-self.lr / bc1)
-        for p in self.params:
-            p.grad = None
-
-
 def _mlp(n_in: int, hidden: int, seed: int, smooth: bool = False) -> Any:
     """Two hidden layers; SiLU (smooth) for the generator, LeakyReLU(0.2) otherwise."""
     import torch
@@ -460,8 +390,8 @@ class GANResult:
         """``n`` generator samples (float64 numpy array), noise from ``seed``."""
         import torch
 
-        n = _int_arg("GANResult.sample", "n", n, 1)
-        s = _int_arg("GANResult.sample", "seed", seed, 0)
+        n = ck.int_arg("GANResult.sample", "n", n, 1)
+        s = ck.int_arg("GANResult.sample", "seed", seed, 0)
         z = torch.randn(n, self.noise_dim, generator=torch.Generator().manual_seed(s))
         with single_thread(), torch.no_grad():
             return self.generator(z).squeeze(1).double().numpy()
@@ -566,15 +496,15 @@ def train_gan(weights: ArrayLike, means: ArrayLike, sigmas: ArrayLike, *,
     import torch.nn.functional as F
 
     fname = "train_gan"
-    w, m, s = _mixture(fname, weights, means, sigmas)
-    n_steps = _int_arg(fname, "steps", steps, 0)
-    bs = _int_arg(fname, "batch_size", batch_size, 1)
-    h = _int_arg(fname, "hidden", hidden, 1)
-    nz = _int_arg(fname, "noise_dim", noise_dim, 1)
-    rate = _pos_float(fname, "lr", lr)
-    every = _int_arg(fname, "eval_every", eval_every, 1)
-    n_eval = _int_arg(fname, "eval_samples", eval_samples, 1)
-    sd = _int_arg(fname, "seed", seed, 0)
+    w, m, s = _mixture_np(fname, weights, means, sigmas)
+    n_steps = ck.int_arg(fname, "steps", steps, 0)
+    bs = ck.int_arg(fname, "batch_size", batch_size, 1)
+    h = ck.int_arg(fname, "hidden", hidden, 1)
+    nz = ck.int_arg(fname, "noise_dim", noise_dim, 1)
+    rate = ck.float_arg(fname, "lr", lr, 0.0, lo_open=True)
+    every = ck.int_arg(fname, "eval_every", eval_every, 1)
+    n_eval = ck.int_arg(fname, "eval_samples", eval_samples, 1)
+    sd = ck.int_arg(fname, "seed", seed, 0)
     if loss not in GAN_LOSSES:
         raise ValueError(f"{fname}: loss must be one of {', '.join(map(repr, GAN_LOSSES))}; "
                          f"got {loss!r}")
@@ -600,8 +530,8 @@ def train_gan(weights: ArrayLike, means: ArrayLike, sigmas: ArrayLike, *,
     with single_thread():
         G = _mlp(nz, h, 2 * sd, smooth=True)
         D = _mlp(1, h, 2 * sd + 1)
-        opt_g = _Adam(G.parameters(), rate, (0.5, 0.999))
-        opt_d = _Adam(D.parameters(), rate, (0.5, 0.999))
+        opt_g = Adam(G.parameters(), lr=rate, betas=(0.5, 0.999), torch_rounding=False)
+        opt_d = Adam(D.parameters(), lr=rate, betas=(0.5, 0.999), torch_rounding=False)
         measure(0)
         for step in range(1, n_steps + 1):
             k = torch.searchsorted(cum_w, torch.rand(bs, generator=gen), right=True)
@@ -614,6 +544,7 @@ def train_gan(weights: ArrayLike, means: ArrayLike, sigmas: ArrayLike, *,
             d_loss = F.softplus(-a_real).mean() + F.softplus(a_fake).mean()
             d_loss.backward()
             opt_d.step()
+            opt_d.zero_grad()
             # 2. generator step against the updated discriminator (D's grads discarded)
             a_gen = D(x_fake[bs:])
             if loss == "non_saturating":
@@ -621,9 +552,9 @@ def train_gan(weights: ArrayLike, means: ArrayLike, sigmas: ArrayLike, *,
             else:
                 g_loss = -F.softplus(a_gen).mean()
             g_loss.backward()
-            for p in D.parameters():
-                p.grad = None
+            opt_d.zero_grad()
             opt_g.step()
+            opt_g.zero_grad()
             dl, gl = float(d_loss.detach()), float(g_loss.detach())
             if math.isnan(dl) or math.isnan(gl):
                 raise ValueError(f"{fname}: a loss became NaN at step {step}; lower lr")
@@ -732,14 +663,14 @@ def saturation_experiment(shift: float = 2.0, *, sigma: float = 0.1, steps: int 
         raise ValueError(f"{fname}: shift must be a finite number; got {shift!r}") from None
     if not math.isfinite(theta0):
         raise ValueError(f"{fname}: shift must be a finite number; got {shift!r}")
-    sig = _pos_float(fname, "sigma", sigma)
-    n_steps = _int_arg(fname, "steps", steps, 0)
-    every = _int_arg(fname, "record_every", record_every, 1)
-    bs = _int_arg(fname, "batch_size", batch_size, 1)
-    h = _int_arg(fname, "hidden", hidden, 1)
-    rate = _pos_float(fname, "lr", lr)
-    n_eval = _int_arg(fname, "eval_samples", eval_samples, 1)
-    sd = _int_arg(fname, "seed", seed, 0)
+    sig = ck.float_arg(fname, "sigma", sigma, 0.0, lo_open=True)
+    n_steps = ck.int_arg(fname, "steps", steps, 0)
+    every = ck.int_arg(fname, "record_every", record_every, 1)
+    bs = ck.int_arg(fname, "batch_size", batch_size, 1)
+    h = ck.int_arg(fname, "hidden", hidden, 1)
+    rate = ck.float_arg(fname, "lr", lr, 0.0, lo_open=True)
+    n_eval = ck.int_arg(fname, "eval_samples", eval_samples, 1)
+    sd = ck.int_arg(fname, "seed", seed, 0)
 
     gen = torch.Generator().manual_seed(2 * sd)
     ev = torch.Generator().manual_seed(2 * sd + 1)
@@ -763,7 +694,7 @@ def saturation_experiment(shift: float = 2.0, *, sigma: float = 0.1, steps: int 
 
     with single_thread():
         D = _mlp(1, h, 2 * sd + 1)
-        opt = _Adam(D.parameters(), rate, (0.5, 0.999))
+        opt = Adam(D.parameters(), lr=rate, betas=(0.5, 0.999), torch_rounding=False)
         record(0)
         for step in range(1, n_steps + 1):
             x_real = sig * torch.randn(bs, 1, generator=gen)
@@ -772,6 +703,7 @@ def saturation_experiment(shift: float = 2.0, *, sigma: float = 0.1, steps: int 
             loss = F.softplus(-a[:bs]).mean() + F.softplus(a[bs:]).mean()
             loss.backward()
             opt.step()
+            opt.zero_grad()
             if step % every == 0 or step == n_steps:
                 record(step)
     return rec

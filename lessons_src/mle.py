@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from scipy.special import softmax as _np_softmax
 
 from . import _checks as ck
+from ._torch import Adam, single_thread
 
 __all__ = [
     "ClassifierHistory",
@@ -46,78 +47,6 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-# --------------------------------------------------------------------------------------
-# small validators
-# --------------------------------------------------------------------------------------
-def _int_arg(fname: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{fname}: {name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _float_arg(fname: str, name: str, value: Any, lo: float, hi: float = math.inf,
-               *, lo_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: {name} must be a number; got {value!r}") from None
-    ok = (v > lo if lo_open else v >= lo) and v <= hi and math.isfinite(v)
-    if not ok:
-        interval = f"({lo:g}, {hi:g}]" if lo_open else f"[{lo:g}, {hi:g}]"
-        if hi == math.inf:
-            interval = f"> {lo:g} and finite" if lo_open else f">= {lo:g} and finite"
-            raise ValueError(f"{fname}: {name} must be {interval}; got {value!r}")
-        raise ValueError(f"{fname}: {name} must be in {interval}; got {value!r}")
-    return v
-
-
-def _is_tensor(x: Any) -> bool:
-    return ck.is_tensor(x)
-
-
-# --------------------------------------------------------------------------------------
-# threads
-# --------------------------------------------------------------------------------------
-class single_thread:  # lower case: used like torch.no_grad()
-    """Run the enclosed torch code on one intra-op thread, then restore the thread count.
-
-    Floating-point addition is not associative: a matrix product split over two threads
-    can differ in its last bits from the same product on one thread, and training
-    amplifies such differences. Inside this context every reduction is added in one
-    fixed order, so a training run gives bit-identical numbers whatever
-    ``torch.get_num_threads()`` was outside. The previous thread count is restored on
-    exit, also when the block raises.
-
-    Taught in Chapter 8, *Maximum likelihood* (book/08_mle.ipynb).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from lessons_src import single_thread
-    >>> before = torch.get_num_threads()
-    >>> with single_thread():
-    ...     inside = torch.get_num_threads()
-    >>> inside, torch.get_num_threads() == before
-    (1, True)
-    """
-
-    def __init__(self) -> None:
-        self._old: int | None = None
-
-    def __enter__(self) -> None:
-        import torch
-
-        self._old = torch.get_num_threads()
-        if self._old != 1:
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        if self._old is not None and torch.get_num_threads() != self._old:
-            torch.set_num_threads(self._old)
 
 
 # --------------------------------------------------------------------------------------
@@ -287,7 +216,7 @@ def aic(log_likelihood: ArrayLike, num_params: ArrayLike, *, num_obs: int | None
     ck.broadcast_shape(fname, ("log_likelihood", "num_params"), [ll, k])
     out = -2.0 * ll + 2.0 * k
     if num_obs is not None:
-        n = _int_arg(fname, "num_obs", num_obs, 1)
+        n = ck.int_arg(fname, "num_obs", num_obs, 1)
         if not np.all(n > k + 1):
             raise ValueError(f"{fname}: num_obs must exceed num_params + 1 for AICc; got "
                              f"num_obs={n} and num_params up to {int(k.max())}")
@@ -349,9 +278,9 @@ def smooth_labels(labels: ArrayLike, num_classes: int, epsilon: float) -> Any:
     0.5003 nats
     """
     fname = "smooth_labels"
-    k = _int_arg(fname, "num_classes", num_classes, 2)
-    eps = _float_arg(fname, "epsilon", epsilon, 0.0, 1.0)
-    if _is_tensor(labels):
+    k = ck.int_arg(fname, "num_classes", num_classes, 2)
+    eps = ck.float_arg(fname, "epsilon", epsilon, 0.0, 1.0)
+    if ck.is_tensor(labels):
         import torch
 
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
@@ -416,7 +345,7 @@ def soft_targets(logits: ArrayLike, temperature: float = 1.0) -> Any:
     [0.481  0.2918 0.2272]
     """
     fname = "soft_targets"
-    t = _float_arg(fname, "temperature", temperature, 0.0, lo_open=True)
+    t = ck.float_arg(fname, "temperature", temperature, 0.0, lo_open=True, finite_last=True)
     conv = ck.convert(fname, ("logits",), (logits,))
     (z,) = conv.arrays
     ck.check_nonempty(fname, "logits", z, 1, " (the classes)")
@@ -511,8 +440,8 @@ def distillation_loss(student_logits: Any, teacher_logits: Any, labels: Any | No
     import torch.nn.functional as F
 
     fname = "distillation_loss"
-    t = _float_arg(fname, "temperature", temperature, 0.0, lo_open=True)
-    a = _float_arg(fname, "alpha", alpha, 0.0, 1.0)
+    t = ck.float_arg(fname, "temperature", temperature, 0.0, lo_open=True, finite_last=True)
+    a = ck.float_arg(fname, "alpha", alpha, 0.0, 1.0)
     _check_logits(fname, "student_logits", student_logits)
     _check_logits(fname, "teacher_logits", teacher_logits)
     if student_logits.shape != teacher_logits.shape:
@@ -597,11 +526,11 @@ def make_mlp(in_features: int, hidden: int | list[int] | tuple[int, ...], out_fe
     from torch import nn
 
     fname = "make_mlp"
-    n_in = _int_arg(fname, "in_features", in_features, 1)
-    n_out = _int_arg(fname, "out_features", out_features, 1)
+    n_in = ck.int_arg(fname, "in_features", in_features, 1)
+    n_out = ck.int_arg(fname, "out_features", out_features, 1)
     widths = [hidden] if isinstance(hidden, int | np.integer) else list(hidden)
-    widths = [_int_arg(fname, "hidden", w, 1) for w in widths]
-    s = _int_arg(fname, "seed", seed, 0)
+    widths = [ck.int_arg(fname, "hidden", w, 1) for w in widths]
+    s = ck.int_arg(fname, "seed", seed, 0)
     sizes = [n_in, *widths, n_out]
     layers: list[Any] = []
     with torch.random.fork_rng(devices=[]):
@@ -733,7 +662,7 @@ def classifier_metrics(logits: Any, labels: Any, *, n_bins: int = 10) -> Classif
     fname = "classifier_metrics"
     _check_logits(fname, "logits", logits)
     _check_xy(fname, "logits", "labels", logits, labels)
-    bins = _int_arg(fname, "n_bins", n_bins, 1)
+    bins = ck.int_arg(fname, "n_bins", n_bins, 1)
     classes = logits.shape[1]
     if int(labels.min()) < 0 or int(labels.max()) >= classes:
         raise ValueError(f"{fname}: labels must be in [0, {classes})")
@@ -832,11 +761,11 @@ def train_classifier(model: Any, x: Any, y: Any, *, epochs: int, batch_size: int
 
     fname = "train_classifier"
     _check_xy(fname, "x", "y", x, y)
-    n_epochs = _int_arg(fname, "epochs", epochs, 1)
-    bs = _int_arg(fname, "batch_size", batch_size, 1)
-    rate = _float_arg(fname, "lr", lr, 0.0, lo_open=True)
-    s = _int_arg(fname, "seed", seed, 0)
-    wd = _float_arg(fname, "weight_decay", weight_decay, 0.0)
+    n_epochs = ck.int_arg(fname, "epochs", epochs, 1)
+    bs = ck.int_arg(fname, "batch_size", batch_size, 1)
+    rate = ck.float_arg(fname, "lr", lr, 0.0, lo_open=True, finite_last=True)
+    s = ck.int_arg(fname, "seed", seed, 0)
+    wd = ck.float_arg(fname, "weight_decay", weight_decay, 0.0, finite_last=True)
     if (x_test is None) != (y_test is None):
         raise ValueError(f"{fname}: give both x_test and y_test, or neither")
     if x_test is not None:
@@ -849,7 +778,7 @@ def train_classifier(model: Any, x: Any, y: Any, *, epochs: int, batch_size: int
     n = x.shape[0]
     gen = torch.Generator().manual_seed(s)
     with single_thread():
-        opt = torch.optim.Adam(model.parameters(), lr=rate, weight_decay=wd)
+        opt = Adam(model.parameters(), lr=rate, weight_decay=wd)
         model.train()
         for _ in range(n_epochs):
             order = torch.randperm(n, generator=gen)
@@ -860,7 +789,7 @@ def train_classifier(model: Any, x: Any, y: Any, *, epochs: int, batch_size: int
                 loss = loss_fn(model(xb), yb, xb)
                 if not bool(torch.isfinite(loss)):
                     raise ValueError(f"{fname}: the loss is not finite ({float(loss.detach())})")
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * idx.shape[0]

@@ -46,8 +46,8 @@ from numpy.typing import ArrayLike
 from scipy.special import rel_entr
 
 from . import _checks as ck
+from ._torch import Adam, single_thread
 from .information import kl_divergence
-from .mle import single_thread
 
 __all__ = [
     "ContextualBandit",
@@ -69,23 +69,11 @@ _METHODS = ("kl_penalty", "clip", "none")
 # --------------------------------------------------------------------------------------
 # small validators
 # --------------------------------------------------------------------------------------
-def _int(fname: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{fname}: {name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
 def _pos(fname: str, name: str, value: Any, *, upper: float | None = None) -> float:
     """A finite number > 0 (and < ``upper`` if given)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: {name} must be a number; got {value!r}") from None
-    if isinstance(value, bool) or not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{fname}: {name} must be > 0 and finite; got {value!r}")
-    if upper is not None and not v < upper:
-        raise ValueError(f"{fname}: {name} must be in (0, {upper:g}); got {value!r}")
-    return v
+    if upper is None:
+        return ck.float_arg(fname, name, value, 0.0, lo_open=True, finite_last=True)
+    return ck.float_arg(fname, name, value, 0.0, upper, lo_open=True, hi_open=True)
 
 
 def _vector(fname: str, name: str, value: Any) -> np.ndarray:
@@ -112,37 +100,7 @@ def _distribution(fname: str, name: str, value: Any, *, positive: bool = False) 
 
 
 def _rng(fname: str, seed: Any) -> np.random.Generator:
-    return np.random.default_rng(_int(fname, "seed", seed, 0))
-
-
-class _Adam:
-    """Adam (Kingma & Ba 2015) for one tensor, with PyTorch's defaults.
-
-    The same update as ``torch.optim.Adam`` (betas 0.9 and 0.999, eps 1e-8); written out
-    because constructing a ``torch.optim`` optimiser imports ``torch._dynamo``, which
-    costs about a second, and because it is short enough to read.
-    """
-
-    def __init__(self, param: Any, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        import torch
-
-        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
-        self.m = torch.zeros_like(param)
-        self.v = torch.zeros_like(param)
-        self.t = 0
-
-    def step(self, grad: Any) -> None:
-        """Move ``param`` *down* the gradient ``grad`` (minimisation, like torch)."""
-        import torch
-
-        b1, b2 = self.betas
-        self.t += 1
-        with torch.no_grad():
-            self.m.lerp_(grad, 1 - b1)
-            self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            denom = (self.v.sqrt() / math.sqrt(1 - b2**self.t)).add_(self.eps)
-            self.param.addcdiv_(self.m, denom, value=-self.lr / (1 - b1**self.t))
+    return np.random.default_rng(ck.int_arg(fname, "seed", seed, 0))
 
 
 def _kl_fast(p: np.ndarray, q: np.ndarray) -> float:
@@ -284,7 +242,7 @@ class ContextualBandit:
         """
         fname = "ContextualBandit.sample"
         p = self._probs(fname, probs)
-        k = _int(fname, "n", n, 1)
+        k = ck.int_arg(fname, "n", n, 1)
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"{fname}: rng must be a numpy.random.Generator")
         s = rng.integers(0, self.n_contexts, size=k)
@@ -332,8 +290,8 @@ def make_bandit(n_contexts: int = 4, n_actions: int = 5, *, noise_std: float = 1
     0.0941 0.5010
     """
     fname = "make_bandit"
-    s = _int(fname, "n_contexts", n_contexts, 1)
-    a = _int(fname, "n_actions", n_actions, 2)
+    s = ck.int_arg(fname, "n_contexts", n_contexts, 1)
+    a = ck.int_arg(fname, "n_actions", n_actions, 2)
     rng = _rng(fname, seed)
     return ContextualBandit(rng.standard_normal((s, a)), noise_std)
 
@@ -644,9 +602,9 @@ def train_ppo(env: ContextualBandit, *, method: str = "kl_penalty", n_updates: i
     if method not in _METHODS:
         raise ValueError(f"{fname}: method must be one of {', '.join(map(repr, _METHODS))}; "
                          f"got {method!r}")
-    n_up = _int(fname, "n_updates", n_updates, 1)
-    n = _int(fname, "batch_size", batch_size, 1)
-    k_epochs = _int(fname, "epochs", epochs, 1)
+    n_up = ck.int_arg(fname, "n_updates", n_updates, 1)
+    n = ck.int_arg(fname, "batch_size", batch_size, 1)
+    k_epochs = ck.int_arg(fname, "epochs", epochs, 1)
     rate = _pos(fname, "lr", lr)
     b = _pos(fname, "beta", beta)
     target = None if kl_target is None else _pos(fname, "kl_target", kl_target)
@@ -657,7 +615,7 @@ def train_ppo(env: ContextualBandit, *, method: str = "kl_penalty", n_updates: i
     n_s, n_a = env.n_contexts, env.n_actions
     with single_thread():
         theta = torch.zeros(n_s, n_a, dtype=torch.float64, requires_grad=True)
-        opt = _Adam(theta, rate)
+        opt = Adam([theta], lr=rate)
         for _ in range(n_up):
             with torch.no_grad():
                 logp_old_all = torch.log_softmax(theta, dim=1)
@@ -682,8 +640,8 @@ def train_ppo(env: ContextualBandit, *, method: str = "kl_penalty", n_updates: i
                     objective = (ratio * adv).mean() - b * kl_rows.mean()
                 else:
                     objective = (ratio * adv).mean()
-                (grad,) = torch.autograd.grad(-objective, theta)
-                opt.step(grad)
+                theta.grad = torch.autograd.grad(-objective, theta)[0]
+                opt.step()
             with torch.no_grad():
                 logp_new = torch.log_softmax(theta, dim=1)
                 d = max(float(kl_divergence(p_old, logp_new[s_t].exp()).mean()), 0.0)
@@ -912,9 +870,9 @@ def train_kl_regularised(pi_ref: ArrayLike, reward: ArrayLike, beta: float, *,
 
     fname = "train_kl_regularised"
     ref, r, b = _rlhf_args(fname, pi_ref, reward, beta, positive=True)
-    n_steps = _int(fname, "steps", steps, 1)
+    n_steps = ck.int_arg(fname, "steps", steps, 1)
     rate = 1.0 / b if lr is None else _pos(fname, "lr", lr)
-    n = None if n_samples is None else _int(fname, "n_samples", n_samples, 2)
+    n = None if n_samples is None else ck.int_arg(fname, "n_samples", n_samples, 2)
     rng = _rng(fname, seed)
     opt_np = kl_regularised_optimum(ref, r, b)
 

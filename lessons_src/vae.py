@@ -24,14 +24,14 @@ Taught in Chapter 5, *The VAE ELBO* (book/05_vae_elbo.ipynb).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _checks as ck
+from ._torch import Adam, single_thread
 from .gaussian import kl_mvn, vae_kl
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
@@ -271,27 +271,6 @@ def ppca_elbo(x: ArrayLike, w: ArrayLike, b: ArrayLike, sigma: float,
 # ======================================================================================
 # PyTorch: threads, the model, the loss
 # ======================================================================================
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    """Run the enclosed torch code on one thread, then restore the previous count.
-
-    With one thread, floating-point reductions add up in one fixed order whatever
-    ``torch.set_num_threads`` the caller chose, so training gives bit-identical results.
-    (The same helper as ``lessons_src.single_thread``, kept here so that this module
-    stands alone.)
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
 class ELBOTerms(NamedTuple):
     """Per-example terms of the negative ELBO, in nats (tensors, first axis = examples).
 
@@ -564,7 +543,7 @@ def _make_vae_class() -> type:
             """
             if mean and self.decoder_kind != "mlp":
                 raise ValueError("VAE.generate: mean=True needs the MLP decoder")
-            with _single_thread():
+            with single_thread():
                 if self.decoder_kind == "mlp":
                     probs = torch.sigmoid(self.decode(z))
                     return probs if mean else torch.bernoulli(probs, generator=generator)
@@ -585,7 +564,7 @@ def _make_vae_class() -> type:
             then :math:`x' \\sim p(x \\mid z)`, from ``generator``. Runs on one thread.
             """
             _check_x("VAE.reconstruct", x, self.input_dim)
-            with _single_thread():
+            with single_thread():
                 mu, logvar = self.encode(x)
                 if mean:
                     return self.generate(mu, mean=True)
@@ -775,47 +754,6 @@ class VAEHistory:
         return [r + k for r, k in zip(self.test_recon, self.test_kl, strict=True)]
 
 
-class _Adam:
-    """Adam (Kingma and Ba, 2015) with the update of ``torch.optim.Adam``'s defaults.
-
-    The same arithmetic, step for step, as ``torch.optim.Adam(params, lr,
-    foreach=False)``. It is written out because constructing any ``torch.optim``
-    optimiser imports ``torch._dynamo``, which takes a second or two: longer than
-    training this model does.
-    """
-
-    def __init__(self, params: Any, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        import torch
-
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def step(self) -> None:
-        import torch
-
-        self.t += 1
-        b1, b2 = self.betas
-        step_size = self.lr / (1 - b1 ** self.t)
-        bc2_sqrt = math.sqrt(1 - b2 ** self.t)
-        with torch.no_grad():
-            for p, m, v in zip(self.params, self.m, self.v, strict=True):
-                if p.grad is None:
-                    continue
-                g = p.grad
-                m.lerp_(g, 1 - b1)                        # m <- b1 m + (1 - b1) g
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)   # v <- b2 v + (1 - b2) g^2
-                denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-                p.addcdiv_(m, denom, value=-step_size)
-
-
-def _check_int(fname: str, name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-        raise ValueError(f"{fname}: {name} must be an integer >= {lo}; got {v!r}")
-
-
 def _check_model(fname: str, model: Any) -> None:
     vae_class = globals().get("VAE") or __getattr__("VAE")
     if not isinstance(model, vae_class):
@@ -874,9 +812,9 @@ def train_vae(model: Any, x_train: Any, *, epochs: int, batch_size: int = 128,
     _check_x(fname, x_train, model.input_dim)
     if x_test is not None:
         _check_x(fname, x_test, model.input_dim)
-    _check_int(fname, "epochs", epochs, 1)
-    _check_int(fname, "batch_size", batch_size, 1)
-    _check_int(fname, "seed", seed, 0)
+    ck.int_arg(fname, "epochs", epochs, 1)
+    ck.int_arg(fname, "batch_size", batch_size, 1)
+    ck.int_arg(fname, "seed", seed, 0)
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not (
             math.isfinite(lr) and lr > 0):
         raise ValueError(f"{fname}: lr must be finite and > 0; got {lr!r}")
@@ -888,9 +826,9 @@ def train_vae(model: Any, x_train: Any, *, epochs: int, batch_size: int = 128,
     history = VAEHistory()
     n = x_train.shape[0]
     n_batches = math.ceil(n / batch_size)
-    with _single_thread():
+    with single_thread():
         gen = torch.Generator().manual_seed(seed)
-        opt = _Adam(model.parameters(), lr=lr)
+        opt = Adam(model.parameters(), lr=lr)
         for epoch in range(epochs):
             model.train()
             order = torch.randperm(n, generator=gen)
@@ -932,7 +870,7 @@ def _eval_terms(model: Any, x: Any, *, n_samples: int, seed: int) -> ELBOTerms:
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    with _single_thread(), torch.no_grad():
+    with single_thread(), torch.no_grad():
         was_training = model.training
         model.eval()
         recon = torch.zeros(x.shape[0], dtype=torch.float64)
@@ -977,8 +915,8 @@ def elbo_estimate(model: Any, x: Any, *, n_samples: int = 1, seed: int = 0) -> E
     fname = "elbo_estimate"
     _check_model(fname, model)
     _check_x(fname, x, model.input_dim)
-    _check_int(fname, "n_samples", n_samples, 1)
-    _check_int(fname, "seed", seed, 0)
+    ck.int_arg(fname, "n_samples", n_samples, 1)
+    ck.int_arg(fname, "seed", seed, 0)
     return _eval_terms(model, x, n_samples=n_samples, seed=seed)
 
 
@@ -1028,12 +966,12 @@ def iwae_log_likelihood(model: Any, x: Any, *, n_samples: int = 1000, seed: int 
     fname = "iwae_log_likelihood"
     _check_model(fname, model)
     _check_x(fname, x, model.input_dim)
-    _check_int(fname, "n_samples", n_samples, 1)
-    _check_int(fname, "seed", seed, 0)
-    _check_int(fname, "chunk", chunk, 1)
+    ck.int_arg(fname, "n_samples", n_samples, 1)
+    ck.int_arg(fname, "seed", seed, 0)
+    ck.int_arg(fname, "chunk", chunk, 1)
     gen = torch.Generator().manual_seed(seed)
     n, d = x.shape
-    with _single_thread(), torch.no_grad():
+    with single_thread(), torch.no_grad():
         was_training = model.training
         model.eval()
         mu, logvar = model.encode(x)
@@ -1092,7 +1030,7 @@ def latent_activity(model: Any, x: Any) -> np.ndarray:
     _check_x(fname, x, model.input_dim)
     if x.shape[0] < 2:
         raise ValueError(f"{fname}: x needs at least 2 examples to compute a variance")
-    with _single_thread(), torch.no_grad():
+    with single_thread(), torch.no_grad():
         mu, _ = model.encode(x)
         return mu.double().var(dim=0, correction=1).numpy()
 
@@ -1141,7 +1079,7 @@ def active_units(model: Any, x: Any, threshold: float = 0.1) -> int:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
             math.isfinite(threshold) and threshold >= 0):
         raise ValueError(f"{fname}: threshold must be finite and >= 0; got {threshold!r}")
-    with _single_thread(), torch.no_grad():
+    with single_thread(), torch.no_grad():
         mu, logvar = model.encode(x)
         per_dim = kl_per_dim(mu.double(), logvar.double()).mean(0)
     return int((per_dim > threshold).sum())

@@ -170,3 +170,31 @@ def test_check_positive_and_finite() -> None:
     ck.check_finite(F, "mu", np.array([1e308, 1e308]))  # the sum overflows: still fine
     with pytest.raises(ValueError, match=r"fn: mu has an infinite entry"):
         ck.check_finite(F, "mu", np.array([1.0, -np.inf]))
+
+
+# -- scalar arguments ---------------------------------------------------------------------
+def test_int_arg() -> None:
+    assert ck.int_arg(F, "n", np.int64(3), 1) == 3
+    assert type(ck.int_arg(F, "n", np.int64(3), 1)) is int
+    for bad in (0, 2.0, True, "3", None):
+        with pytest.raises(ValueError, match=r"fn: n must be an integer >= 1; got "):
+            ck.int_arg(F, "n", bad, 1)
+
+
+def test_float_arg() -> None:
+    assert ck.float_arg(F, "x", np.float32(0.5), 0.0, 1.0) == 0.5
+    assert ck.float_arg(F, "x", 3) == 3.0
+    for bad in ("a", None, True, [1.0, 2.0]):
+        with pytest.raises(ValueError, match=r"fn: x must be a number; got "):
+            ck.float_arg(F, "x", bad)
+    cases = [
+        ({}, math.nan, r"fn: x must be finite; got nan"),
+        ({"lo": 0.0, "lo_open": True}, 0.0, r"fn: x must be finite and > 0; got 0\.0"),
+        ({"lo": 0.0}, math.inf, r"fn: x must be finite and >= 0; got inf"),
+        ({"lo": 0.0, "hi": 1.0}, 1.5, r"fn: x must be in \[0, 1\]; got 1\.5"),
+        ({"lo": 0.0, "hi": 1.0, "lo_open": True, "hi_open": True}, 1.0,
+         r"fn: x must be in \(0, 1\); got 1\.0"),
+    ]
+    for kwargs, value, message in cases:
+        with pytest.raises(ValueError, match=message):
+            ck.float_arg(F, "x", value, **kwargs)

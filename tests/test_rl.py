@@ -21,7 +21,7 @@ from lessons_src import (
     train_kl_regularised,
     train_ppo,
 )
-from lessons_src.rl import _Adam
+from lessons_src._torch import Adam
 
 PI_REF = np.array([0.25, 0.15, 0.15, 0.15, 0.10, 0.10, 0.08, 0.02])
 REWARD = np.array([0.5, -0.5, 0.0, 1.0, 0.2, 1.5, 1.0, 3.0])
@@ -193,14 +193,14 @@ def test_train_ppo_is_deterministic_across_threads_and_global_state() -> None:
     assert other.kl != first.kl
 
 
-def test_private_adam_matches_torch_optim_adam() -> None:
+def test_shared_adam_matches_torch_optim_adam() -> None:
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(3, 4, generator=g, dtype=torch.float64)
     a, b = x0.clone().requires_grad_(True), x0.clone().requires_grad_(True)
-    mine, ref = _Adam(a, 0.05), torch.optim.Adam([b], lr=0.05)
+    mine, ref = Adam([a], lr=0.05), torch.optim.Adam([b], lr=0.05)
     for _ in range(30):
-        (ga,) = torch.autograd.grad((torch.sin(a) * a**2).sum(), a)
-        mine.step(ga)
+        a.grad = torch.autograd.grad((torch.sin(a) * a**2).sum(), a)[0]
+        mine.step()
         ref.zero_grad()
         (torch.sin(b) * b**2).sum().backward()
         ref.step()

@@ -24,10 +24,10 @@ from lessons_src import (
     ppca_posterior,
     vae_kl,
 )
+from lessons_src._torch import Adam
 from lessons_src.vae import (
     VAE,
     ELBOTerms,
-    _Adam,
     active_units,
     elbo_estimate,
     iwae_log_likelihood,
@@ -286,7 +286,7 @@ def test_vae_construction_is_seeded_and_validated() -> None:
 def test_adam_matches_torch_optim() -> None:
     x = (torch.rand(40, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     ours, ref = VAE(seed=1), VAE(seed=1)
-    opt_ours = _Adam(ours.parameters(), lr=1e-2)
+    opt_ours = Adam(ours.parameters(), lr=1e-2)
     opt_ref = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
     for step in range(4):
         for model, opt in ((ours, opt_ours), (ref, opt_ref)):
