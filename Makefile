@@ -60,7 +60,7 @@ build-strict: venv
 	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/_config.forced.yml
 
 browser: venv chromium
-	$(BIN)/python -m pytest -m browser -p no:cacheprovider -q tests/browser
+	$(BIN)/python -m pytest -m browser -p no:cacheprovider -q -n 2 tests/browser
 
 # Debian's Chromium drives the browser tests (Playwright's own download needs internet).
 chromium:
