@@ -184,6 +184,25 @@ def _numeric_question(q: dict[str, Any], where: str) -> dict[str, Any]:
             "_value": value, "_decimals": decimals}
 
 
+# jupyterquiz reads ``MathJax.version`` 500 ms after it renders. On the website MathJax
+# loads asynchronously, and on a slow machine it is not ready by then (a console error,
+# and the quiz's math stays raw), so the quiz starts once MathJax has started up. Pages
+# without the site's MathJax (JupyterLab, a page with no math) start it at once.
+_AFTER_MATHJAX = """(function () {
+  function run() {
+/*QUIZ*/
+  }
+  if (!document.querySelector('script[src*="mathjax/tex-"]')) { run(); return; }
+  var tries = 0;
+  (function wait() {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      MathJax.startup.promise.then(run);
+    } else if (++tries > 400) { run(); } else { setTimeout(wait, 50); }
+  })();
+})();
+"""
+
+
 def load_quiz(path: str | Path) -> Quiz:
     """Read and validate a quiz file; raise :class:`QuizError` naming the file and question.
 
@@ -271,7 +290,8 @@ def show_quiz(path: str | Path) -> None:
     QuizError
         If the file is missing or malformed (the message names the file and question).
     """
-    from jupyterquiz import display_quiz
+    import jupyterquiz.dynamic.display as jq_display
+    from IPython.display import Javascript, display
 
     quiz = load_quiz(path)
     public = [{k: v for k, v in q.items() if not k.startswith("_") and k != "id"}
@@ -279,8 +299,15 @@ def show_quiz(path: str | Path) -> None:
     state = random.getstate()
     digest = hashlib.sha256(quiz.name.encode()).digest()
     random.seed(int.from_bytes(digest[:8], "big"))
+    shown: list[Any] = []
+    original = jq_display.display
+    jq_display.display = shown.append  # collect jupyterquiz's HTML and script
     try:
-        display_quiz(public, shuffle_answers=False, max_width=720)
+        jq_display.display_quiz(public, shuffle_answers=False, max_width=720)
     finally:
+        jq_display.display = original
         random.setstate(state)
+    html, script = shown
+    display(html)
+    display(Javascript(_AFTER_MATHJAX.replace("/*QUIZ*/", script.data)))
 

@@ -158,9 +158,9 @@ def test_duplicate_ids_and_file_level_errors(tmp_path):
 
 def test_show_quiz_is_deterministic_and_leaves_random_alone(tmp_path, monkeypatch):
     shown: list[object] = []
-    import jupyterquiz.dynamic.display as jq_display
+    import IPython.display
 
-    monkeypatch.setattr(jq_display, "display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     path = write(tmp_path, GOOD)
     random.seed(123)
     expected_next = random.random()
@@ -173,6 +173,8 @@ def test_show_quiz_is_deterministic_and_leaves_random_alone(tmp_path, monkeypatc
     second = [getattr(o, "data", None) for o in shown]
     assert first == second and len(first) == 2
     assert "_value" not in first[1] and "kl_divergence" not in first[1]
+    # the quiz starts only once the site's MathJax is ready (a race on slow machines)
+    assert "MathJax.startup.promise.then(run)" in first[1]
 
 
 @pytest.mark.parametrize("path", BOOK_QUIZZES, ids=lambda p: p.name)
