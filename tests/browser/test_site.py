@@ -175,3 +175,31 @@ def test_quiz_feedback(browser, site_url, doc):
         assert not watch.errors, f"{doc}: console errors: {watch.errors}"
     finally:
         page.close()
+
+
+def test_quiz_survives_slow_mathjax(browser, site_url):
+    """MathJax arriving late (a slow machine or network) must not break a quiz: no console
+    error, and the quiz's questions still render."""
+    import time
+
+    doc = QUIZ_DOCS[0]
+    page = browser.new_page()
+    watch = PageWatch(page, site_url)
+
+    def slow(route):
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route("**/mathjax/tex-chtml.js*", slow)
+    page.goto(f"{site_url}/{doc}.html", wait_until="load")
+    try:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=20_000)
+        page.evaluate("() => MathJax.startup.promise")
+        page.wait_for_function("() => document.querySelectorAll("
+                               "'div[data-shufflequestions] .Quiz').length > 0", timeout=10_000)
+        page.wait_for_timeout(800)
+        assert not watch.errors, f"{doc}: console errors with a slow MathJax: {watch.errors}"
+        assert not watch.foreign, f"{doc}: requests left 127.0.0.1: {watch.foreign}"
+    finally:
+        page.close()
