@@ -386,7 +386,19 @@ def vae_kl(mu: ArrayLike, logvar: ArrayLike) -> Any:
     >>> print(vae_kl([[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, -1.0]]).round(4))
     [0.5    0.5431]
     """
-    fname = "vae_kl"
+    terms, is_torch = vae_kl_terms("vae_kl", mu, logvar)
+    if is_torch:
+        return 0.5 * terms.sum(-1)
+    return ck.finish(0.5 * np.add.reduce(terms, axis=-1), False)
+
+
+def vae_kl_terms(fname: str, mu: ArrayLike, logvar: ArrayLike) -> tuple[Any, bool]:
+    r"""Validated per-dimension terms :math:`\mu^2 + (e^{\ell} - 1) - \ell` of
+    :func:`vae_kl` (twice the per-dimension KL), broadcast, and whether they are a tensor.
+
+    Internal: shared by :func:`vae_kl` and ``lessons_src.vae.kl_per_dim`` so the two
+    always agree; ``fname`` names the public function in error messages.
+    """
     conv, shape = _prep(fname, ("mu", "logvar"), (mu, logvar), min_ndim=1)
     m, lv = conv.arrays
     ck.check_finite(fname, "mu", m)
@@ -394,7 +406,6 @@ def vae_kl(mu: ArrayLike, logvar: ArrayLike) -> Any:
     if conv.torch:
         import torch
 
-        return 0.5 * (m.square() + torch.expm1(lv) - lv).sum(-1)
-    terms = np.broadcast_to(m * m + (np.expm1(lv) - lv), shape)
-    return ck.finish(0.5 * np.add.reduce(terms, axis=-1), False)
+        return m.square() + torch.expm1(lv) - lv, True
+    return np.broadcast_to(m * m + (np.expm1(lv) - lv), shape), False
 

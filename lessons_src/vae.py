@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 
 from . import _checks as ck
 from ._torch import Adam, single_thread
-from .gaussian import kl_mvn, vae_kl
+from .gaussian import kl_mvn, vae_kl, vae_kl_terms
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     import torch
@@ -315,7 +315,8 @@ def kl_per_dim(mu: Any, logvar: Any) -> Any:
     Raises
     ------
     ValueError
-        If the shapes differ, an entry is not finite, or only one argument is a tensor.
+        If an argument is empty or not finite, or the shapes do not broadcast (as
+        :func:`~lessons_src.gaussian.vae_kl`).
 
     Examples
     --------
@@ -323,32 +324,8 @@ def kl_per_dim(mu: Any, logvar: Any) -> Any:
     >>> print(kl_per_dim([1.0, 0.0, 0.0], [0.0, 0.0, 1.0]).round(4))
     [0.5    0.     0.3591]
     """
-    fname = "kl_per_dim"
-    tensors = [type(a).__module__.startswith("torch") for a in (mu, logvar)]
-    if any(tensors) and not all(tensors):
-        raise ValueError(f"{fname}: mu and logvar must both be torch tensors or both arrays")
-    if all(tensors):
-        import torch
-
-        m, lv = mu, logvar
-        finite = bool(torch.isfinite(m.detach()).all() and torch.isfinite(lv.detach()).all())
-    else:
-        try:
-            m = np.asarray(mu, dtype=np.float64)
-            lv = np.asarray(logvar, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{fname}: mu and logvar must be real arrays ({exc})") from None
-        finite = bool(np.isfinite(m).all() and np.isfinite(lv).all())
-    if tuple(m.shape) != tuple(lv.shape) or m.ndim == 0:
-        raise ValueError(
-            f"{fname}: mu and logvar must have the same shape (..., latent_dim); got "
-            f"{tuple(m.shape)} and {tuple(lv.shape)}"
-        )
-    if not finite:
-        raise ValueError(f"{fname}: mu and logvar must be finite")
-    if all(tensors):
-        return 0.5 * (m.square() + torch.expm1(lv) - lv)
-    return 0.5 * (m * m + (np.expm1(lv) - lv))
+    terms, _ = vae_kl_terms("kl_per_dim", mu, logvar)
+    return 0.5 * terms
 
 
 def _check_x(fname: str, x: Any, d: int) -> None:

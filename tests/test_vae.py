@@ -170,12 +170,12 @@ def test_kl_per_dim_sums_to_vae_kl_and_matches_torch() -> None:
 
 
 def test_kl_per_dim_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="kl_per_dim: mu and logvar must have the same shape"):
+    with pytest.raises(ValueError, match="kl_per_dim: the shapes of mu and logvar do not"):
         kl_per_dim(np.zeros(3), np.zeros(2))
-    with pytest.raises(ValueError, match="kl_per_dim: mu and logvar must both be"):
-        kl_per_dim(torch.zeros(3), np.zeros(3))
-    with pytest.raises(ValueError, match="kl_per_dim: mu and logvar must be finite"):
+    with pytest.raises(ValueError, match="kl_per_dim: mu has an infinite entry"):
         kl_per_dim([np.inf], [0.0])
+    with pytest.raises(ValueError, match="kl_per_dim: logvar is empty"):
+        kl_per_dim([0.0], [])
 
 
 def test_vae_loss_beta_and_free_bits() -> None:
