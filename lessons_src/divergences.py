@@ -276,7 +276,7 @@ def renyi_divergence(
     and that sum is at most 1/2 in magnitude, which stays accurate as
     :math:`\alpha \to 1`.
 
-    Taught alongside KL in Chapter 4, *Forward versus reverse KL*: the larger
+    Not used in the chapters (it is listed on the notation page): the larger
     :math:`\alpha`, the more :math:`q` is penalised for missing mass of :math:`p`
     (for :math:`\alpha < 1` the divergence stays finite when it does).
 

@@ -190,6 +190,11 @@ def _numeric_question(q: dict[str, Any], where: str) -> dict[str, Any]:
 # without the site's MathJax (JupyterLab, a page with no math) start it at once.
 _AFTER_MATHJAX = """(function () {
   function run() {
+    // jupyterquiz typesets with MathJax 2's Hub or MathJax 3's typeset(). JupyterLab 4 has a
+    // global MathJax with neither, and jupyterquiz would then fetch MathJax from a CDN and
+    // throw on every answer; so the quiz sees only a MathJax it can use (quiz text has no TeX).
+    var MathJax = window.MathJax && (window.MathJax.Hub || typeof window.MathJax.typeset
+      === "function") ? window.MathJax : undefined;
 /*QUIZ*/
   }
   if (!document.querySelector('script[src*="mathjax/tex-"]')) { run(); return; }

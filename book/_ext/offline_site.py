@@ -138,7 +138,7 @@ def write_manifest(app, exception) -> None:
 def add_static(app) -> None:
     app.config.html_static_path.append(str(STATIC))
     app.add_js_file("quiz-manifest.js", loading_method="defer", priority=400)  # first
-    for path in sorted(STATIC.iterdir()):
+    for path in sorted(STATIC.glob("*")):
         if path.suffix == ".css":
             app.add_css_file(path.name)
         elif path.suffix == ".js":
