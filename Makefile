@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help venv book test lint unit nbval build-strict browser chromium lab refresh serve bench clean
+.PHONY: help venv book test lint unit nbval nbval-2threads repro build-strict browser chromium lab refresh serve bench clean
 
 help:
 	@echo "make book     build the website into _build/html"
@@ -17,7 +17,7 @@ help:
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make refresh  re-execute the notebooks in place (stored outputs)"
 	@echo "make serve    serve _build/html on http://$(HOST):$(PORT)"
-	@echo "make bench    time lessons_src against scipy and torch"
+	@echo "make bench    time lessons_src, the book's builds and notebooks, and its pages"
 
 venv: $(STAMP)
 
@@ -40,7 +40,7 @@ book: venv
 # Every check, in order of speed. Each step names the file at fault when it fails.
 test: venv chromium
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint unit nbval build-strict browser || exit 1; \
+	$(MAKE) --no-print-directory lint unit nbval nbval-2threads repro build-strict browser || exit 1; \
 	echo "make test: all checks passed in $$(( $$(date +%s) - start )) s"
 
 lint: venv
@@ -49,15 +49,27 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q tests --ignore=tests/browser --doctest-modules lessons_src
 
+# nbval re-executes every notebook and compares its outputs with the stored ones: torch on
+# 1 thread, then on 2 (printed results must not depend on it). Notebooks run two at a time.
+NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider -q -n 2 --dist loadfile book
+
 nbval: venv
-	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider -q book
+	LESSONS_TORCH_THREADS=1 $(NBVAL)
+
+nbval-2threads: venv
+	LESSONS_TORCH_THREADS=2 $(NBVAL)
+
+# Every notebook, re-executed in a fresh copy of book/ in a shuffled order, must give its
+# stored file byte for byte (so `make refresh` never makes a noisy diff).
+repro: venv
+	LESSONS_TORCH_THREADS=1 $(PY) scripts/check_reproducible.py --jobs 2 $(if $(REPRO_SEED),--seed $(REPRO_SEED))
 
 # The strict build with forced execution, so a change in lessons_src cannot hide behind
 # the execution cache. It writes the site the browser tests then check.
 build-strict: venv
 	@mkdir -p _build
 	$(PY) scripts/forced_config.py _config.yml _build/_config.forced.yml
-	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/_config.forced.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --all --config _build/_config.forced.yml
 
 browser: venv chromium
 	$(BIN)/python -m pytest -m browser -p no:cacheprovider -q -n 2 tests/browser
@@ -85,8 +97,12 @@ serve:
 	@echo "Serving _build/html on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(PYTHON) -m http.server --bind $(HOST) --directory _build/html $(PORT)
 
-bench: venv
+# Library speed, then the book (builds, nbval, notebooks against their floors), then the
+# pages of the clean build (bytes, time to typeset). All figures go to benchmarks/results.json.
+bench: venv chromium
 	$(PY) benchmarks/bench_lessons.py
+	$(PY) benchmarks/bench_book.py --keep _build/bench-site
+	$(PY) benchmarks/bench_pages.py --site _build/bench-site
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -125,7 +125,11 @@ def main() -> None:
               f"(target <= {r['target']}: {flag})")
     payload = {"machine": machine(), "repeats": args.repeats, "results": results,
                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    merged = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if "results" in merged:  # the old flat format of this file
+        merged = {}
+    merged["lessons"] = payload  # bench_book.py and bench_pages.py add their own keys
+    args.out.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -7,7 +7,7 @@ typeset the page (``MathJax.startup.promise`` resolved) and the quiz, if any, is
 Each page is loaded in a fresh browser context (an empty cache), ``--runs`` times; the
 median time is reported.
 
-Usage: ``python benchmarks/bench_pages.py [--site _build/html] [--runs 3] [--json FILE]``
+Usage: ``python benchmarks/bench_pages.py [--site _build/html] [--runs 3] [--out FILE]``
 (``make bench`` runs it). Needs Debian's Chromium at /usr/bin/chromium.
 """
 
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json",
+                        help="results file: the rows are merged in under 'pages'")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         print(f"{args.site}/index.html is missing: run 'make book' first", file=sys.stderr)
@@ -109,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest page {max(r['bytes'] for r in rows):,} bytes; slowest typeset "
           f"{max(r['typeset_s'] for r in rows):.2f} s (target {TYPESET_TARGET_S} s); "
           f"measured in {time.perf_counter() - start:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results["pages"] = {"site": str(args.site), "runs": args.runs, "rows": rows,
+                        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
     return 0
 
 

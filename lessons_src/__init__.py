@@ -6,7 +6,7 @@ teaches it. Natural logarithms (nats) are used throughout unless ``base`` says o
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # -- divergences (library section: see each module) ---------------------------------------
 # (exports added by the modules below)
@@ -23,6 +23,7 @@ from .continuous import (
 # -- data and training (the chapters that train models) ------------------------------------
 from .data import DigitsSplit, load_digits
 from .divergences import js_distance, js_divergence, renyi_divergence, total_variation
+from .environment import require
 from .estimators import KLEstimates, kl_estimators
 from .f_divergences import (
     F_GENERATORS,
@@ -138,6 +139,7 @@ __all__ = [
     "ppca_posterior",
     "predict",
     "renyi_divergence",
+    "require",
     "saturation_experiment",
     "set_seed",
     "show_quiz",

@@ -48,15 +48,21 @@ def clean(nb: nbformat.NotebookNode) -> None:
                 out.get("metadata", {}).pop("execution", None)
 
 
-def refresh(path: Path) -> float:
+def execute(path: Path, workdir: Path | None = None) -> tuple[nbformat.NotebookNode, float]:
+    """Run a notebook in a fresh kernel (in ``workdir``, default its own folder) and return
+    it as ``make refresh`` stores it, with the seconds it took. Raise ``SystemExit`` naming
+    the notebook if a cell raises or writes to stderr."""
     nb = nbformat.read(path, as_version=4)
+    folder = workdir or path.parent
     client = NotebookClient(nb, timeout=300, kernel_name=KERNEL, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            # ipykernel logs a warning about TCP transport on every start
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            resources={"metadata": {"path": str(folder)}})
     start = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as exc:
-        raise SystemExit(f"{path}: a cell raised while refreshing:\n{exc}") from None
+        raise SystemExit(f"{path}: a cell raised:\n{exc}") from None
     elapsed = time.perf_counter() - start
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -67,7 +73,17 @@ def refresh(path: Path) -> float:
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": KERNEL}
     nbformat.validate(nb)
-    nbformat.write(nb, path)
+    return nb, elapsed
+
+
+def stored_text(nb: nbformat.NotebookNode) -> str:
+    """The exact text ``make refresh`` writes for a notebook."""
+    return nbformat.writes(nb) + "\n"
+
+
+def refresh(path: Path) -> float:
+    nb, elapsed = execute(path)
+    path.write_text(stored_text(nb), encoding="utf-8")
     return elapsed
 
 

@@ -39,9 +39,10 @@ def printed(source: str, text: str, count: int = 1) -> nbformat.NotebookNode:
 def make_book(tmp_path: Path, docs: dict[str, object]) -> Path:
     """A one-chapter book: the real _config.yml, extensions and bibliography."""
     book = tmp_path / "book"
-    (book / "_ext").mkdir(parents=True)
+    book.mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
-    shutil.copy(ROOT / "book" / "_ext" / "offline_site.py", book / "_ext")
+    shutil.copytree(ROOT / "book" / "_ext", book / "_ext",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "book" / "references.bib", book)
     (book / "intro.md").write_text("# Intro\n\nA tiny book {cite}`cover2006`.\n")
     chapters = []
@@ -139,3 +140,36 @@ def test_number_typed_into_prose_is_caught(tmp_path):
     path = make_book(tmp_path, {"typed": nb}) / "book" / "typed.ipynb"
     problems = check_notebook(path, chapter=False)
     assert problems == [f"{path}: cell 1: the prose states 0.0872, but no cell prints it"]
+
+
+def check_reproducible(*notebooks: Path) -> subprocess.CompletedProcess:
+    """What `make repro` runs: re-execute in a fresh folder, compare byte for byte."""
+    return subprocess.run([sys.executable, ROOT / "scripts" / "check_reproducible.py",
+                           *map(str, notebooks)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _executed(tmp_path: Path, name: str, source: str) -> Path:
+    """A notebook stored exactly as `make refresh` stores it after one execution."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from refresh_notebooks import refresh
+
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(notebook(new_markdown_cell(f"# {name}"), new_code_cell(source)), path)
+    refresh(path)
+    return path
+
+
+def test_unseeded_random_cell_is_caught_by_the_reproducibility_check(tmp_path):
+    steady = _executed(tmp_path, "seeded", "import random\nrandom.seed(0)\n"
+                                           "print(round(random.random(), 6))")
+    result = check_reproducible(steady)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
+
+    flaky = _executed(tmp_path, "unseeded", "import random\nprint(random.random())")
+    result = check_reproducible(flaky)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{flaky}: cell 1 differs after re-execution" in result.stderr
+    assert "print(random.random())" in result.stderr  # the cell at fault is shown
+    assert "make refresh" in result.stderr
