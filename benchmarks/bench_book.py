@@ -79,7 +79,13 @@ def build(project: Path) -> tuple[float, list[str]]:
         raise SystemExit(f"bench_book: the build of {project} failed:\n{proc.stdout[-3000:]}"
                          f"\n{proc.stderr[-3000:]}")
     log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-    return seconds, sorted(set(_EXECUTED.findall(log)))
+    docs = set()
+    for name in _EXECUTED.findall(log):  # a path to the notebook, or a document name
+        path = Path(name)
+        if path.is_absolute():
+            path = path.relative_to(project)
+        docs.add(path.with_suffix("").as_posix())
+    return seconds, sorted(docs)
 
 
 def touch_code_cell(notebook: Path) -> None:

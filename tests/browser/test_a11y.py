@@ -129,6 +129,14 @@ _LOOSE_MATH = """() => [...document.querySelectorAll('div.math, span.math')].fil
         || !['auto', 'scroll'].includes(inner);
 }).slice(0, 5).map(m => `${m.tagName.toLowerCase()}.math: ${m.textContent.trim().slice(0, 50)}`)"""
 
+# Typeset inline formulas that fit in the line yet would show a scroll bar (where scroll
+# bars take room, as on most desktops): the hidden MathML that MathJax adds for screen
+# readers, or a glyph's overhang, made them a pixel or more too wide for their box.
+_SCROLLING_SHORT_MATH = """() => [...document.querySelectorAll('span.math > mjx-container')]
+    .filter(c => c.querySelector('mjx-math') && c.scrollWidth > c.clientWidth
+                 && c.getBoundingClientRect().width < c.parentElement.parentElement.clientWidth - 2)
+    .slice(0, 5).map(c => c.textContent.trim().slice(0, 40))"""
+
 _FIGURES = """() => [...document.querySelectorAll('article img')].map(img => {
     const fig = img.closest('figure'), cap = fig && fig.querySelector('figcaption');
     const problems = [];
@@ -154,6 +162,8 @@ def test_page_accessible(browser, site_url, doc):
         page, watch = _open(context, site_url, doc)
         missing = page.evaluate(_FIGURES)
         assert not missing, f"{doc}: figures without alt text or a caption: {missing}"
+        scrolling = page.evaluate(_SCROLLING_SHORT_MATH)
+        assert not scrolling, f"{doc}: short inline formulas that scroll: {scrolling}"
 
         found = {"light": axe(page)}
         _set_theme(page, "dark")
