@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from importlib.util import find_spec
+import sys
 
 import numpy as np
 
@@ -18,8 +18,8 @@ THREADS_ENV = "LESSONS_TORCH_THREADS"
 def set_seed(seed: int = 0, *, torch_threads: int | None = None) -> np.random.Generator:
     """Seed every random number generator a chapter uses and fix torch's thread count.
 
-    Seeds Python's ``random``, NumPy's legacy global state and torch (when it is
-    installed), sets ``torch.set_num_threads`` so reductions add up in the same order on
+    Seeds Python's ``random``, NumPy's legacy global state and torch (when the
+    chapter has imported it: import torch before calling this), sets ``torch.set_num_threads`` so reductions add up in the same order on
     every run, and returns a fresh :class:`numpy.random.Generator` for the chapter to use.
 
     Parameters
@@ -58,9 +58,10 @@ def set_seed(seed: int = 0, *, torch_threads: int | None = None) -> np.random.Ge
 
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global state some libraries use
-    if find_spec("torch") is not None:
-        import torch
-
+    # torch is seeded when the chapter has imported it (import torch before set_seed);
+    # a chapter that does not use torch does not pay the second it takes to import.
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.manual_seed(seed)
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)

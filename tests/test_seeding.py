@@ -50,3 +50,15 @@ def test_bad_thread_settings_are_refused(monkeypatch):
     monkeypatch.setenv("LESSONS_TORCH_THREADS", "many")
     with pytest.raises(ValueError, match="LESSONS_TORCH_THREADS must be a positive integer"):
         set_seed(0)
+
+
+def test_set_seed_does_not_import_torch():
+    """A chapter without torch must not pay for importing it (about a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lessons_src import set_seed; set_seed(0); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
