@@ -19,8 +19,9 @@ def set_seed(seed: int = 0, *, torch_threads: int | None = None) -> np.random.Ge
     """Seed every random number generator a chapter uses and fix torch's thread count.
 
     Seeds Python's ``random``, NumPy's legacy global state and torch (when the
-    chapter has imported it: import torch before calling this), sets ``torch.set_num_threads`` so reductions add up in the same order on
-    every run, and returns a fresh :class:`numpy.random.Generator` for the chapter to use.
+    chapter has imported it: import torch before calling this), sets
+    ``torch.set_num_threads`` so reductions add up in the same order on every run, and
+    returns a fresh :class:`numpy.random.Generator` for the chapter to use.
 
     Parameters
     ----------
