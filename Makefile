@@ -47,7 +47,7 @@ lint: venv
 	$(BIN)/ruff check lessons_src tests scripts benchmarks book
 
 unit: venv
-	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q tests --ignore=tests/browser --doctest-modules lessons_src
+	$(BIN)/python -m pytest -m "not browser" -p no:cacheprovider -q -n 2 tests --ignore=tests/browser --doctest-modules lessons_src
 
 # nbval re-executes every notebook and compares its outputs with the stored ones: torch on
 # 1 thread, then on 2 (printed results must not depend on it). Notebooks run two at a time.
