@@ -135,7 +135,8 @@ def floor_notebook(notebook: Path, dest: Path) -> Path:
 def per_notebook(project: Path) -> list[dict]:
     rows = []
     for notebook in sorted((project / "book").glob("*.ipynb")):
-        _, floor = execute(floor_notebook(notebook, notebook.parent))
+        floor_nb = floor_notebook(notebook, notebook.parent)
+        floor = min(execute(floor_nb)[1] for _ in range(2))  # a floor is a best case
         _, seconds = execute(notebook)
         stem = notebook.stem
         rows.append({"notebook": stem, "seconds": round(seconds, 2),
