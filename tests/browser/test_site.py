@@ -203,3 +203,19 @@ def test_quiz_survives_slow_mathjax(browser, site_url):
         assert not watch.foreign, f"{doc}: requests left 127.0.0.1: {watch.foreign}"
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_links_only_assets_it_uses(site_url, doc):
+    """book/_ext/offline_site.py drops the 1.5 MB Font Awesome script and the assets of
+    bundled extensions a page does not use (the page weight figures in the README)."""
+    import urllib.error
+    import urllib.request
+
+    with urllib.request.urlopen(f"{site_url}/{doc}.html") as response:
+        html = response.read().decode("utf-8")
+    assert "fontawesome.js" not in html, f"{doc}: still loads the Font Awesome script"
+    if "sd-" not in html.split("<body", 1)[1]:
+        assert "sphinx-design" not in html, f"{doc}: links sphinx-design without using it"
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{site_url}/_static/scripts/fontawesome.js")
