@@ -63,6 +63,12 @@ from .mle import (
 )
 
 # -- book infrastructure -------------------------------------------------------------------
+from .playground import (
+    Playground,
+    gaussian_fit_playground,
+    load_bokehjs,
+    two_distributions_playground,
+)
 from .quiz import QuizError, load_quiz, show_quiz
 from .rl import (
     ContextualBandit,
@@ -91,6 +97,7 @@ __all__ = [
     "GANResult",
     "KLEstimates",
     "PPOHistory",
+    "Playground",
     "QuizError",
     "RLHFHistory",
     "ReverseKLFit",
@@ -108,6 +115,7 @@ __all__ = [
     "f_divergence_table",
     "fit_normal_reverse_kl",
     "gan_value",
+    "gaussian_fit_playground",
     "gaussian_nll",
     "hellinger_distance",
     "histogram_probs",
@@ -124,6 +132,7 @@ __all__ = [
     "kl_quad",
     "kl_regularised_objective",
     "kl_regularised_optimum",
+    "load_bokehjs",
     "load_digits",
     "load_quiz",
     "make_bandit",
@@ -152,5 +161,6 @@ __all__ = [
     "train_gan",
     "train_kl_regularised",
     "train_ppo",
+    "two_distributions_playground",
     "vae_kl",
 ]

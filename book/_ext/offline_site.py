@@ -12,6 +12,10 @@
   no element for (sphinx-design, proofs, exercises, copy and toggle buttons), and
   :func:`drop_fontawesome_js` removes the theme's 1.5 MB Font Awesome script, which only
   swaps the icon font (already loaded by the theme's stylesheet) for SVGs.
+- Pages with an interactive playground (``lessons_src.playground``: a
+  ``<div class="kl-playground">``) load BokehJS from ``_static/bokeh/``, copied from the
+  installed ``bokeh`` package (:func:`add_bokehjs`, :func:`copy_bokehjs`); other pages do
+  not pay for it. The notebooks' own ``load_bokehjs()`` cell is tagged ``remove-cell``.
 - ``_static/quiz-manifest.js`` lists every chapter's quiz (its page, title and number of
   questions), so the "Your progress" page can show chapters the reader has not opened.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +82,34 @@ def drop_fontawesome_js(app, exception) -> None:
             page.write_text(lean, encoding="utf-8")
     for path in (out / "_static" / "scripts").glob("fontawesome.js*"):
         path.unlink()
+
+
+_PLAYGROUND = 'class="kl-playground"'
+
+
+def add_bokehjs(app, pagename, templatename, context, doctree) -> None:
+    """Link BokehJS (deferred, in load order) from the pages that show a playground."""
+    if _PLAYGROUND not in context.get("body", ""):
+        return
+    from sphinx.builders.html._assets import _JavaScript
+
+    from lessons_src.playground import BOKEHJS_FILES
+
+    context["script_files"] = [*context.get("script_files", []), *(
+        _JavaScript(f"_static/bokeh/{name}", priority=600 + i, defer="defer")
+        for i, name in enumerate(BOKEHJS_FILES))]
+
+
+def copy_bokehjs(app, exception) -> None:
+    """Serve the BokehJS files the playground pages link, from the installed bokeh."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from lessons_src.playground import bokehjs_paths
+
+    out = Path(app.outdir) / "_static" / "bokeh"
+    out.mkdir(parents=True, exist_ok=True)
+    for path in bokehjs_paths():
+        shutil.copyfile(path, out / path.name)
 
 
 def tag_page(app, pagename, templatename, context, doctree) -> None:
@@ -152,6 +185,8 @@ def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", drop_thebe, priority=900)
     app.connect("html-page-context", tag_page)
     app.connect("html-page-context", prune_assets, priority=950)
+    app.connect("html-page-context", add_bokehjs, priority=960)
     app.connect("build-finished", drop_fontawesome_js)
     app.connect("build-finished", write_manifest)
+    app.connect("build-finished", copy_bokehjs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

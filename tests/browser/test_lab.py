@@ -172,7 +172,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_lab(tmp_path: Path) -> Iterator[Lab]:
+def running_lab(tmp_path: Path, chapter: str = CHAPTER) -> Iterator[Lab]:
     """JupyterLab on a free port of 127.0.0.1, serving a copy of the chapter and its quiz.
 
     Jupyter's and IPython's config, data, runtime, settings and workspace folders are all
@@ -182,7 +182,7 @@ def running_lab(tmp_path: Path) -> Iterator[Lab]:
     root, home = tmp_path / "notebooks", tmp_path / "jupyter"
     root.mkdir()
     for suffix in (".ipynb", ".quiz.yml"):
-        shutil.copy(ROOT / "book" / f"{CHAPTER}{suffix}", root)
+        shutil.copy(ROOT / "book" / f"{chapter}{suffix}", root)
     dirs = {name: home / name for name in
             ("config", "data", "runtime", "settings", "workspaces", "ipython", "guard")}
     for path in dirs.values():
@@ -265,7 +265,7 @@ class LabWatch:
             route.abort()
 
 
-def _wait_until_kernel_ready(page, lab: Lab) -> None:
+def _wait_until_kernel_ready(page, lab: Lab, chapter: str = CHAPTER) -> None:
     """Wait until the notebook's kernel is the venv's python3 and Lab shows it idle.
 
     Lab's status bar reads "No Kernel | Initializing" (with an idle execution indicator)
@@ -277,7 +277,7 @@ def _wait_until_kernel_ready(page, lab: Lab) -> None:
     assert python.startswith(sys.prefix), f"kernel python3 runs {python}, not the venv's"
     page.get_by_text(f"{spec['display_name']} | Idle", exact=True).wait_for(
         timeout=UI_TIMEOUT_MS)
-    sessions = [s for s in lab.api("/api/sessions") if s["path"].endswith(f"{CHAPTER}.ipynb")]
+    sessions = [s for s in lab.api("/api/sessions") if s["path"].endswith(f"{chapter}.ipynb")]
     assert [s["kernel"]["name"] for s in sessions] == ["python3"], sessions
 
 
@@ -418,6 +418,75 @@ def test_chapter_runs_and_quiz_answers_in_jupyterlab(browser, lab, tmp_path):
               + "\n  ".join(watch.console)
               + f"\nerrors: {watch.errors}\nrefused: {watch.foreign} {lab.refused()}"
               + f"\nserver log:\n{lab.log_tail()}")
+        raise
+    finally:
+        context.close()
+
+
+PLAYGROUND_CHAPTER = "03_asymmetry"  # the faster of the two chapters with a playground
+
+
+@pytest.fixture
+def lab_playground(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab serving a copy of the chapter with the two-distributions playground."""
+    with running_lab(tmp_path, PLAYGROUND_CHAPTER) as server:
+        yield server
+
+
+def test_playground_works_in_jupyterlab(browser, lab_playground, tmp_path):
+    """Run All, then the playground (BokehJS from the load_bokehjs() cell, no internet)
+    answers the keyboard and shows the values lessons_src computes."""
+    from test_playground import P_NAMES, Q_NAMES, _check_two, _slider_values
+
+    lab, chapter = lab_playground, PLAYGROUND_CHAPTER
+    quiz = load_quiz(lab.root / f"{chapter}.quiz.yml")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    watch = LabWatch()
+    watch.attach(page)
+    try:
+        response = page.goto(f"{lab.url}/lab/tree/{chapter}.ipynb?token={lab.token}",
+                             timeout=UI_TIMEOUT_MS)
+        assert response is not None and response.ok, f"Lab: HTTP {response and response.status}"
+        _wait_until_kernel_ready(page, lab, chapter)
+        _run_all_cells(page)
+        outcome = page.wait_for_function(RUN_STATE, arg=len(quiz.questions),
+                                         timeout=UI_TIMEOUT_MS).json_value()
+        assert outcome == "done", f"{chapter} failed in JupyterLab ({outcome}):\n" \
+                                  f"{_tracebacks(page)}"
+        playground = page.locator(".jp-OutputArea .kl-playground")
+        assert playground.count() == 1
+        playground.scroll_into_view_if_needed()
+        page.wait_for_selector(".kl-playground[data-ready]", state="attached",
+                               timeout=UI_TIMEOUT_MS)
+        _check_two(page, "the start, in Lab")
+
+        handles = playground.locator(".noUi-handle")
+        assert handles.count() == len(P_NAMES + Q_NAMES)
+        assert handles.nth(0).get_attribute("aria-label") == "P weight of outcome 0"
+        handles.nth(0).focus()
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        assert _slider_values(page, "two-distributions", ["p-0"]) == [0.83]
+        _check_two(page, "p-0 = 0.83 by keyboard, in Lab")
+        handles.nth(5).focus()  # Q's weight of outcome 2
+        page.keyboard.press("Home")
+        assert _check_two(page, "Q(2) = 0 by keyboard, in Lab")["kl_pq"] == "∞"
+        page.screenshot(path=str(tmp_path / "lab-playground.png"))
+
+        foreign, refused = watch.foreign, lab.refused()
+        assert not foreign, f"the Lab page requested off 127.0.0.1: {foreign}"
+        assert not refused, f"Lab's server or kernel went off 127.0.0.1: {refused}"
+        uncaught = [e for e in watch.errors if e.startswith("uncaught")]
+        assert not uncaught, f"uncaught JavaScript exceptions in Lab: {uncaught}"
+        bokeh_errors = [e for e in watch.errors if "bokeh" in e.lower()]
+        assert not bokeh_errors, f"BokehJS errors in Lab: {bokeh_errors}"
+    except BaseException:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(tmp_path / "lab-failure.png"))
+        print(f"\nscreenshot {tmp_path / 'lab-failure.png'}\nconsole:\n  "
+              + "\n  ".join(watch.console) + f"\nserver log:\n{lab.log_tail()}")
         raise
     finally:
         context.close()
