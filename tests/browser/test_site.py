@@ -219,3 +219,61 @@ def test_page_links_only_assets_it_uses(site_url, doc):
         assert "sphinx-design" not in html, f"{doc}: links sphinx-design without using it"
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"{site_url}/_static/scripts/fontawesome.js")
+
+
+CHAPTERS = [d for d in toc_files() if (ROOT / f"{d}.ipynb").exists()]
+
+
+def _reading_minutes(doc: str) -> int:
+    """Minutes to read a notebook's text at 200 words a minute, counted as MyST counts
+    them (mdit_py_plugins.wordcount), directive bodies (exercises, proofs) included."""
+    import json
+
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.amsmath import amsmath_plugin
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from mdit_py_plugins.deflist import deflist_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.wordcount import wordcount_plugin
+
+    md = (MarkdownIt("commonmark").enable("table").use(dollarmath_plugin).use(amsmath_plugin)
+          .use(colon_fence_plugin).use(deflist_plugin).use(wordcount_plugin, per_minute=200))
+
+    def parse(text: str, env: dict) -> None:
+        for token in md.parse(text, env):
+            if (token.type in ("fence", "colon_fence") and token.info.startswith("{")
+                    and not token.info.startswith(("{code", "{math"))):
+                parse("\n".join(line for line in token.content.splitlines()
+                                if not re.match(r"^:\w[\w-]*:", line)), env)
+
+    env: dict = {}
+    cells = json.loads((ROOT / f"{doc}.ipynb").read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            parse("".join(cell["source"]), env)
+    return env["wordcount"]["minutes"]
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_chapter_opens_with_reading_time_and_prerequisites(site_url, doc):
+    """Under each chapter's title: its reading time (computed by MyST from the text, not
+    typed) and its prerequisites, which link only to earlier chapters."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{site_url}/{doc}.html") as response:
+        html = response.read().decode("utf-8")
+    block = re.search(r"</h1>\s*<div class=\"kl-chapter-meta[^\"]*\">(.*?)</div>", html, re.S)
+    assert block, f"{doc}: no reading time and prerequisites right under the title"
+    text = _plain(block.group(1))
+    minutes = re.search(r"Reading time: about (\d+) minutes", text)
+    assert minutes, f"{doc}: no reading time in {text!r}"
+    expected = _reading_minutes(doc)
+    assert abs(int(minutes.group(1)) - expected) <= max(1, expected // 10), (
+        f"{doc}: shows {minutes.group(1)} minutes, the text has about {expected}")
+    assert "Prerequisites:" in text, f"{doc}: no prerequisites in {text!r}"
+    number = int(Path(doc).name[:2])
+    hrefs = re.findall(r'href="(\d\d_[^"#]+)\.html', block.group(1))
+    linked = [int(h[:2]) for h in hrefs]
+    assert all(n < number for n in linked), f"{doc}: a prerequisite is not an earlier chapter"
+    if number > 1:
+        assert linked, f"{doc}: names no earlier chapter as a prerequisite"
