@@ -24,9 +24,10 @@ import html
 import json
 import math
 import re
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+# typing (not collections.abc) because Sphinx resolves typing.Sequence without intersphinx
+from typing import Any, Sequence  # noqa: UP035
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -337,11 +338,11 @@ def gaussian_fit_playground(
     Gaussians next to each objective's minima, and shows, to ``decimals`` places in nats,
 
     - the forward divergence :math:`D_{\mathrm{KL}}(P\|Q)`, computed as
-      :func:`~lessons_src.kl_mixture_normal` does, whose minimum is the moment-matched
+      :func:`~lessons_src.continuous.kl_mixture_normal` does, whose minimum is the moment-matched
       Gaussian (computed here from the mixture), and
     - the reverse divergence :math:`D_{\mathrm{KL}}(Q\|P)`, computed as
-      :func:`~lessons_src.kl_normal_mixture` does, whose minima are the local optima in
-      ``reverse_fits`` (e.g. from :func:`~lessons_src.fit_normal_reverse_kl`); the one
+      :func:`~lessons_src.continuous.kl_normal_mixture` does, whose minima are the local optima in
+      ``reverse_fits`` (e.g. from :func:`~lessons_src.continuous.fit_normal_reverse_kl`); the one
       with the smallest divergence is labelled the global minimum.
 
     Taught in Chapter 4, *Forward versus reverse KL* (book/04_forward_reverse.ipynb),
@@ -350,7 +351,7 @@ def gaussian_fit_playground(
     Parameters
     ----------
     weights, means, sigmas
-        The target mixture :math:`P` (see :func:`~lessons_src.mixture_logpdf`).
+        The target mixture :math:`P` (see :func:`~lessons_src.continuous.mixture_logpdf`).
     reverse_fits
         ``(mu, sigma)`` of each local minimum of the reverse KL to mark.
     mu, sigma
