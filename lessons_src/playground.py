@@ -99,8 +99,11 @@ class Playground:
 
     In a notebook, the last expression of a cell displays it (``_repr_html_``). The output
     is a ``<div class="kl-playground">`` with the layout's JSON and a script that embeds it
-    with BokehJS once the page has loaded, runs the update callback once (so the numbers
-    are there before any slider moves) and names every slider handle for screen readers.
+    with BokehJS, runs the update callback once (so the numbers are there before any
+    slider moves) and names every slider handle for screen readers. BokehJS comes from
+    :func:`load_bokehjs` in a notebook; on the website, whose pages list the site's copy in
+    ``window.KL_BOKEHJS``, it is loaded when the playground comes near the screen, so a
+    reader who never scrolls there does not download it.
     Once it is ready the ``div`` has ``data-ready="1"``, and the Bokeh document is
     ``window.KL_PLAYGROUNDS[name]`` in the browser's console (``get_model_by_name("mu")``
     gives a slider, whose ``value`` can be set).
@@ -148,13 +151,7 @@ In Jupyter, run the cell that calls <code>load_bokehjs()</code> first.</p>
       h.setAttribute("aria-label", text.replace(/:\\s*$/, "").trim());
     }});
   }}
-  function start() {{
-    var el = document.getElementById(id);
-    if (!el || el.dataset.embedded) return;
-    if (!(window.Bokeh && window.Bokeh.embed && window.Bokeh.Widgets)) {{
-      if (++tries < 100) setTimeout(start, 100);
-      return;
-    }}
+  function embed(el) {{
     el.dataset.embedded = "1";
     el.textContent = "";
     var item = JSON.parse(document.getElementById(id + "-item").textContent);
@@ -169,6 +166,40 @@ In Jupyter, run the cell that calls <code>load_bokehjs()</code> first.</p>
         el.dataset.ready = "1";
       }});
     }});
+  }}
+  // The website lists its own copy of BokehJS in window.KL_BOKEHJS and loads it, once per
+  // page, when a playground comes near the screen; in Jupyter, load_bokehjs() has run.
+  function loadBokehJS(urls) {{
+    if (!window.KL_BOKEHJS_LOADING) {{
+      window.KL_BOKEHJS_LOADING = urls.reduce(function (done, url) {{
+        return done.then(function () {{
+          return new Promise(function (resolve, reject) {{
+            var s = document.createElement("script");
+            s.src = url;
+            s.onload = resolve;
+            s.onerror = function () {{ reject(new Error("could not load " + url)); }};
+            document.head.appendChild(s);
+          }});
+        }});
+      }}, Promise.resolve());
+    }}
+    return window.KL_BOKEHJS_LOADING;
+  }}
+  function start() {{
+    var el = document.getElementById(id);
+    if (!el || el.dataset.embedded) return;
+    if (window.Bokeh && window.Bokeh.embed && window.Bokeh.Widgets) {{
+      embed(el);
+    }} else if (window.KL_BOKEHJS && "IntersectionObserver" in window) {{
+      var seen = new IntersectionObserver(function (entries) {{
+        if (!entries.some(function (e) {{ return e.isIntersecting; }})) return;
+        seen.disconnect();
+        loadBokehJS(window.KL_BOKEHJS).then(function () {{ embed(el); }});
+      }}, {{ rootMargin: "800px 0px" }});
+      seen.observe(el);
+    }} else if (++tries < 100) {{
+      setTimeout(start, 100);
+    }}
   }}
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -13,9 +13,10 @@
   :func:`drop_fontawesome_js` removes the theme's 1.5 MB Font Awesome script, which only
   swaps the icon font (already loaded by the theme's stylesheet) for SVGs.
 - Pages with an interactive playground (``lessons_src.playground``: a
-  ``<div class="kl-playground">``) load BokehJS from ``_static/bokeh/``, copied from the
-  installed ``bokeh`` package (:func:`add_bokehjs`, :func:`copy_bokehjs`); other pages do
-  not pay for it. The notebooks' own ``load_bokehjs()`` cell is tagged ``remove-cell``.
+  ``<div class="kl-playground">``) name BokehJS in ``_static/bokeh/``, copied from the
+  installed ``bokeh`` package (:func:`add_bokehjs`, :func:`copy_bokehjs`); the playground
+  loads it when it nears the screen. Other pages do not pay for it. The notebooks' own
+  ``load_bokehjs()`` cell is tagged ``remove-cell``.
 - ``_static/quiz-manifest.js`` lists every chapter's quiz (its page, title and number of
   questions), so the "Your progress" page can show chapters the reader has not opened.
 """
@@ -88,16 +89,18 @@ _PLAYGROUND = 'class="kl-playground"'
 
 
 def add_bokehjs(app, pagename, templatename, context, doctree) -> None:
-    """Link BokehJS (deferred, in load order) from the pages that show a playground."""
+    """On pages that show a playground, list the site's BokehJS files in
+    ``window.KL_BOKEHJS``: the playground loads them when it comes near the screen."""
     if _PLAYGROUND not in context.get("body", ""):
         return
     from sphinx.builders.html._assets import _JavaScript
 
     from lessons_src.playground import BOKEHJS_FILES
 
-    context["script_files"] = [*context.get("script_files", []), *(
-        _JavaScript(f"_static/bokeh/{name}", priority=600 + i, defer="defer")
-        for i, name in enumerate(BOKEHJS_FILES))]
+    urls = [context["pathto"](f"_static/bokeh/{name}", 1) for name in BOKEHJS_FILES]
+    context["script_files"] = [*context.get("script_files", []),
+                               _JavaScript(None, priority=600,
+                                           body=f"window.KL_BOKEHJS = {json.dumps(urls)};")]
 
 
 def copy_bokehjs(app, exception) -> None:

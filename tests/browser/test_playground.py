@@ -61,7 +61,9 @@ def _agrees(shown: str, exact: float, name: str, where: str) -> None:
 
 
 def _open_playground(browser, site_url: str, doc: str, name: str):
+    """Open the page and scroll to the playground: the site loads BokehJS only then."""
     page, watch = open_page(browser, site_url, doc)
+    page.locator(f"#kl-playground-{name}").scroll_into_view_if_needed()
     page.wait_for_selector(f"#kl-playground-{name}[data-ready]", state="attached",
                            timeout=20_000)
     return page, watch
@@ -138,6 +140,25 @@ P_NAMES, Q_NAMES = [f"p-{i}" for i in range(4)], [f"q-{i}" for i in range(4)]
 KEYS3 = ["kl_pq", "kl_qp", "js", "tv"]
 
 
+def _settled(check):
+    """Run ``check(page, where)`` until it passes, for up to 3 s: Bokeh may redraw the
+    readout a frame after a slider moves. The last failure is raised."""
+    import time
+
+    def run(page, where: str) -> dict[str, str]:
+        deadline = time.monotonic() + 3.0
+        while True:
+            try:
+                return check(page, where)
+            except (AssertionError, ValueError):
+                if time.monotonic() > deadline:
+                    raise
+                page.wait_for_timeout(50)
+
+    return run
+
+
+@_settled
 def _check_two(page, where: str) -> dict[str, str]:
     weights = _slider_values(page, "two-distributions", P_NAMES + Q_NAMES)
     pw, qw = np.array(weights[:4]), np.array(weights[4:])
@@ -259,6 +280,7 @@ def optima():
             "reverse_min_1": max(f.kl for f in fits)}
 
 
+@_settled
 def _check_fit(page, where: str) -> dict[str, str]:
     mu, sigma = _slider_values(page, "gaussian-fit", ["mu", "sigma"])
     shown = _read(page, ["forward", "reverse"])
@@ -327,9 +349,10 @@ def test_gaussian_fit_works_from_the_keyboard(browser, site_url):
         page.close()
 
 
-# -- which pages load BokehJS --------------------------------------------------------------
-def test_only_playground_pages_load_bokehjs_from_the_site(site_url):
+# -- which pages load BokehJS, and when --------------------------------------------------------
+def test_only_playground_pages_name_bokehjs_and_the_site_serves_it(site_url):
     import urllib.request
+    from urllib.parse import urljoin
 
     from test_site import toc_files
 
@@ -337,18 +360,66 @@ def test_only_playground_pages_load_bokehjs_from_the_site(site_url):
     for doc in toc_files():
         with urllib.request.urlopen(f"{site_url}/{doc}.html") as response:
             html = response.read().decode("utf-8")
-        scripts = re.findall(r'<script[^>]*src="([^"]*bokeh[^"]*)"', html)
+        assert not re.search(r'<script[^>]*src="[^"]*bokeh', html), (
+            f"{doc}: links BokehJS from <head>: the playground should load it when needed")
+        listed = re.search(r"window\.KL_BOKEHJS = (\[.*?\]);", html)
         if 'class="kl-playground"' in html:
             with_playground.append(doc)
-            assert [s.split("/")[-1].split("?")[0] for s in scripts] == list(BOKEHJS_FILES), (
-                f"{doc}: shows a playground but links BokehJS as {scripts}")
-            assert all(not s.startswith(("http:", "https:", "//")) for s in scripts), scripts
+            assert listed, f"{doc}: shows a playground but does not name BokehJS"
+            urls = json.loads(listed.group(1))
+            assert [u.split("/")[-1] for u in urls] == list(BOKEHJS_FILES), urls
+            for url in urls:
+                assert not re.match(r"^(https?:)?//", url), f"{doc}: BokehJS from {url}"
+                with urllib.request.urlopen(urljoin(f"{site_url}/{doc}.html", url)) as r:
+                    assert r.status == 200 and len(r.read()) > 100_000, url
         else:
-            assert not scripts, f"{doc}: has no playground but loads {scripts}"
+            assert not listed, f"{doc}: has no playground but names BokehJS"
     assert with_playground == [CH3, CH4]
-    for name in BOKEHJS_FILES:
-        with urllib.request.urlopen(f"{site_url}/_static/bokeh/{name}") as response:
-            assert response.status == 200 and len(response.read()) > 100_000
+
+
+def test_bokehjs_loads_only_when_the_playground_nears_the_screen(browser, site_url):
+    page, watch = open_page(browser, site_url, CH3)
+    try:
+        loaded = []
+        page.on("request", lambda r: "/_static/bokeh/" in r.url and loaded.append(r.url))
+        page.wait_for_timeout(500)
+        assert not loaded, f"BokehJS loaded before the reader scrolled: {loaded}"
+        assert page.evaluate("() => typeof window.Bokeh") == "undefined"
+        assert "Loading the playground" in page.locator(
+            "#kl-playground-two-distributions").inner_text()
+        page.locator("#kl-playground-two-distributions").scroll_into_view_if_needed()
+        page.wait_for_selector("#kl-playground-two-distributions[data-ready]",
+                               state="attached", timeout=20_000)
+        assert sorted(u.split("/")[-1] for u in loaded) == sorted(BOKEHJS_FILES), loaded
+        _check_two(page, "after scrolling to it")
+        assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize(("doc", "name"), [(CH3, "two-distributions"), (CH4, "gaussian-fit")])
+def test_playground_accessible_in_both_themes_and_on_a_phone(browser, site_url, doc, name):
+    """axe on the drawn playground, light and dark; at 390 px nothing sticks out."""
+    from test_a11y import _describe, _set_theme, axe
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page, watch = _open_playground(context, site_url, doc, name)
+        for theme in ("light", "dark"):
+            _set_theme(page, theme)
+            found = axe(page, include=f"#kl-playground-{name}")
+            assert not found, _describe(f"{doc} playground ({theme})", found)
+        right, width, inner, box = page.evaluate("""id => {
+            const e = document.getElementById(id);
+            return [e.getBoundingClientRect().right, document.documentElement.clientWidth,
+                    e.scrollWidth, e.clientWidth];
+        }""", f"kl-playground-{name}")
+        assert right <= width + 1 and inner <= box + 1, (
+            f"{doc}: the playground is wider than a phone ({right:.0f} px of {width}, "
+            f"content {inner} px in {box})")
+        assert not watch.errors, watch.errors
+    finally:
+        context.close()
 
 
 def test_notebooks_store_the_loader_cell_hidden_from_the_site():
