@@ -3,9 +3,11 @@
 For each page in the table of contents, served on 127.0.0.1: the bytes the browser
 downloads to show it (uncompressed: the HTML and every script, stylesheet, font and image
 it loads), how many requests that takes, and the time from navigation until MathJax has
-typeset the page (``MathJax.startup.promise`` resolved) and the quiz, if any, is rendered;
-and on a page with a playground (``lessons_src.playground``), the time until every
-playground is drawn and shows its numbers (``data-ready`` set).
+typeset the page (``MathJax.startup.promise`` resolved) and the quiz, if any, is rendered.
+On a page with a playground (``lessons_src.playground``), which loads BokehJS only when it
+comes near the screen, the page is then scrolled to each playground: the time from that
+scroll until every playground is drawn and shows its numbers (``data-ready`` set), and the
+bytes of the page with them drawn, are reported too.
 Each page is loaded in a fresh browser context (an empty cache), ``--runs`` times; the
 median time is reported.
 
@@ -52,8 +54,10 @@ READY = """() => new Promise(resolve => {
 PLAYGROUNDS_READY = """() => new Promise(resolve => {
   const all = [...document.querySelectorAll('.kl-playground')];
   if (!all.length) { resolve(null); return; }
+  const t0 = performance.now();
+  all.forEach(e => e.scrollIntoView());
   (function wait() {
-    if (all.every(e => e.dataset.ready)) resolve(performance.now());
+    if (all.every(e => e.dataset.ready)) resolve(performance.now() - t0);
     else setTimeout(wait, 10);
   })();
 })"""
@@ -62,6 +66,17 @@ PLAYGROUNDS_READY = """() => new Promise(resolve => {
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _settled_bytes(page, sizes: dict[str, int]) -> int:
+    """Total bytes once no response has arrived for 0.5 s (bodies are read as they come)."""
+    last, quiet = (len(sizes), sum(sizes.values())), 0
+    while quiet < 5:
+        page.wait_for_timeout(100)
+        now = (len(sizes), sum(sizes.values()))
+        quiet = quiet + 1 if now == last else 0
+        last = now
+    return last[1]
 
 
 def measure(site: Path, runs: int) -> list[dict]:
@@ -76,7 +91,7 @@ def measure(site: Path, runs: int) -> list[dict]:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for doc in toc_docs(ROOT):
-                times, play, weight, requests = [], [], 0, 0
+                times, play, weight, requests, full = [], [], 0, 0, None
                 for _ in range(runs):
                     ctx = browser.new_context()
                     page = ctx.new_page()
@@ -92,16 +107,17 @@ def measure(site: Path, runs: int) -> list[dict]:
                     page.on("response", on_response)
                     page.goto(f"{base}/{doc}.html", wait_until="load")
                     times.append(page.evaluate(READY) / 1000)
+                    page.wait_for_load_state("networkidle")
+                    weight, requests = sum(sizes.values()), len(sizes)
                     ready = page.evaluate(PLAYGROUNDS_READY)
                     if ready is not None:
                         play.append(ready / 1000)
-                    page.wait_for_load_state("networkidle")
-                    weight, requests = sum(sizes.values()), len(sizes)
+                        full = _settled_bytes(page, sizes)
                     ctx.close()
                 rows.append({"page": doc, "bytes": weight, "requests": requests,
                              "typeset_s": round(statistics.median(times), 3),
                              "playground_s": round(statistics.median(play), 3) if play
-                             else None})
+                             else None, "bytes_with_playground": full})
             browser.close()
     finally:
         server.shutdown()
@@ -121,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = measure(args.site, args.runs)
     print(f"{'page':<28} {'bytes':>10} {'requests':>9} {'typeset (s)':>12} "
-          f"{'playground (s)':>15}")
+          f"{'playground (s)':>15} {'bytes with it':>14}")
     for r in rows:
         flag = "" if r["typeset_s"] <= TYPESET_TARGET_S else f"  over {TYPESET_TARGET_S} s"
         play = "" if r["playground_s"] is None else f"{r['playground_s']:.2f}"
+        full = "" if r["bytes_with_playground"] is None else f"{r['bytes_with_playground']:,}"
         print(f"{r['page']:<28} {r['bytes']:>10,} {r['requests']:>9} {r['typeset_s']:>12.2f} "
-              f"{play:>15}{flag}")
+              f"{play:>15} {full:>14}{flag}")
     print(f"largest page {max(r['bytes'] for r in rows):,} bytes; slowest typeset "
           f"{max(r['typeset_s'] for r in rows):.2f} s (target {TYPESET_TARGET_S} s); "
           f"measured in {time.perf_counter() - start:.0f} s")
