@@ -423,22 +423,53 @@ def test_chapter_runs_and_quiz_answers_in_jupyterlab(browser, lab, tmp_path):
         context.close()
 
 
-PLAYGROUND_CHAPTER = "03_asymmetry"  # the faster of the two chapters with a playground
-
-
-@pytest.fixture
-def lab_playground(tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab serving a copy of the chapter with the two-distributions playground."""
-    with running_lab(tmp_path, PLAYGROUND_CHAPTER) as server:
-        yield server
-
-
-def test_playground_works_in_jupyterlab(browser, lab_playground, tmp_path):
-    """Run All, then the playground (BokehJS from the load_bokehjs() cell, no internet)
-    answers the keyboard and shows the values lessons_src computes."""
+def _play_two_distributions(page, playground) -> None:
     from test_playground import P_NAMES, Q_NAMES, _check_two, _slider_values
 
-    lab, chapter = lab_playground, PLAYGROUND_CHAPTER
+    _check_two(page, "the start, in Lab")
+    handles = playground.locator(".noUi-handle")
+    assert handles.count() == len(P_NAMES + Q_NAMES)
+    assert handles.nth(0).get_attribute("aria-label") == "P weight of outcome 0"
+    handles.nth(0).focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert _slider_values(page, "two-distributions", ["p-0"]) == [0.83]
+    _check_two(page, "p-0 = 0.83 by keyboard, in Lab")
+    handles.nth(5).focus()  # Q's weight of outcome 2
+    page.keyboard.press("Home")
+    assert _check_two(page, "Q(2) = 0 by keyboard, in Lab")["kl_pq"] == "∞"
+
+
+def _play_gaussian_fit(page, playground) -> None:
+    from test_playground import _check_fit, _slider_values
+
+    _check_fit(page, "the start, in Lab")
+    handles = playground.locator(".noUi-handle")
+    assert handles.nth(1).get_attribute("aria-label") == "standard deviation σ of q"
+    handles.nth(0).focus()
+    for _ in range(8):
+        page.keyboard.press("ArrowLeft")
+    handles.nth(1).focus()
+    page.keyboard.press("End")
+    assert _slider_values(page, "gaussian-fit", ["mu", "sigma"]) == [
+        pytest.approx(-0.4), 4.0]
+    _check_fit(page, "mu = -0.4, sigma = 4 by keyboard, in Lab")
+
+
+# Each chapter with a playground, and what the test does with it.
+PLAYGROUNDS = {"03_asymmetry": _play_two_distributions,
+               "04_forward_reverse": _play_gaussian_fit}
+
+
+@pytest.mark.parametrize("chapter", PLAYGROUNDS)
+def test_playground_works_in_jupyterlab(browser, tmp_path, chapter):
+    """Run All, then the playground (BokehJS from the load_bokehjs() cell, no internet)
+    answers the keyboard and shows the values lessons_src computes."""
+    with running_lab(tmp_path, chapter) as lab:
+        _playground_in_lab(browser, lab, tmp_path, chapter)
+
+
+def _playground_in_lab(browser, lab: Lab, tmp_path: Path, chapter: str) -> None:
     quiz = load_quiz(lab.root / f"{chapter}.quiz.yml")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(60_000)
@@ -460,19 +491,7 @@ def test_playground_works_in_jupyterlab(browser, lab_playground, tmp_path):
         playground.scroll_into_view_if_needed()
         page.wait_for_selector(".kl-playground[data-ready]", state="attached",
                                timeout=UI_TIMEOUT_MS)
-        _check_two(page, "the start, in Lab")
-
-        handles = playground.locator(".noUi-handle")
-        assert handles.count() == len(P_NAMES + Q_NAMES)
-        assert handles.nth(0).get_attribute("aria-label") == "P weight of outcome 0"
-        handles.nth(0).focus()
-        page.keyboard.press("ArrowLeft")
-        page.keyboard.press("ArrowLeft")
-        assert _slider_values(page, "two-distributions", ["p-0"]) == [0.83]
-        _check_two(page, "p-0 = 0.83 by keyboard, in Lab")
-        handles.nth(5).focus()  # Q's weight of outcome 2
-        page.keyboard.press("Home")
-        assert _check_two(page, "Q(2) = 0 by keyboard, in Lab")["kl_pq"] == "∞"
+        PLAYGROUNDS[chapter](page, playground)
         page.screenshot(path=str(tmp_path / "lab-playground.png"))
 
         foreign, refused = watch.foreign, lab.refused()
