@@ -42,6 +42,7 @@ __all__ = ["BOKEHJS_FILES", "Playground", "bokehjs_paths", "gaussian_fit_playgro
 BOKEHJS_FILES = ("bokeh.min.js", "bokeh-widgets.min.js")
 
 _JS_LIBRARY = Path(__file__).with_name("playground.js")
+_EMBED_JS = Path(__file__).with_name("playground_embed.js")
 # Okabe-Ito colours, as in the chapters' figures.
 _BLUE, _VERMILION, _GREEN, _ORANGE, _GREY = "#0072B2", "#D55E00", "#009E73", "#E69F00", "#666666"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -127,6 +128,11 @@ class Playground:
         item = json.dumps(json_item(self.layout, target=self.element_id))
         item = item.replace("</", "<\\/")  # never close the <script> early
         label = html.escape(self.title)
+        code = _EMBED_JS.read_text(encoding="utf-8").splitlines(keepends=True)
+        while code and code[0].startswith("//"):  # the file's header comment
+            code.pop(0)
+        embed = "".join(code).replace("__ELEMENT_ID__", self.element_id).replace(
+            "__NAME__", self.name)
         return f"""\
 <div class="kl-playground" id="{self.element_id}" role="group" aria-label="{label}" \
 style="background: #ffffff; color: #212529">
@@ -135,76 +141,7 @@ In Jupyter, run the cell that calls <code>load_bokehjs()</code> first.</p>
 </div>
 <script type="application/json" id="{self.element_id}-item">{item}</script>
 <script>
-(function () {{
-  var id = "{self.element_id}", tries = 0;
-  function handles(node, out) {{
-    node.querySelectorAll(".noUi-handle").forEach(function (h) {{ out.push(h); }});
-    node.querySelectorAll("*").forEach(function (e) {{
-      if (e.shadowRoot) handles(e.shadowRoot, out);
-    }});
-    return out;
-  }}
-  function label() {{
-    handles(document.getElementById(id), []).forEach(function (h) {{
-      var title = h.getRootNode().querySelector(".bk-slider-title");
-      var text = title && title.firstChild ? title.firstChild.textContent : "";
-      h.setAttribute("aria-label", text.replace(/:\\s*$/, "").trim());
-    }});
-  }}
-  function embed(el) {{
-    el.dataset.embedded = "1";
-    el.textContent = "";
-    var item = JSON.parse(document.getElementById(id + "-item").textContent);
-    window.Bokeh.embed.embed_item(item, id).then(function (views) {{
-      var root = views.roots ? views.roots[0] : views[0];
-      var doc = root.model.document;
-      var update = doc.get_model_by_name("update");
-      // For the browser's console (and the book's tests): the playground's Bokeh document.
-      (window.KL_PLAYGROUNDS = window.KL_PLAYGROUNDS || {{}})["{self.name}"] = doc;
-      return Promise.resolve(update.execute(update)).then(function () {{
-        label();
-        el.dataset.ready = "1";
-      }});
-    }});
-  }}
-  // The website lists its own copy of BokehJS in window.KL_BOKEHJS and loads it, once per
-  // page, when a playground comes near the screen; in Jupyter, load_bokehjs() has run.
-  function loadBokehJS(urls) {{
-    if (!window.KL_BOKEHJS_LOADING) {{
-      window.KL_BOKEHJS_LOADING = urls.reduce(function (done, url) {{
-        return done.then(function () {{
-          return new Promise(function (resolve, reject) {{
-            var s = document.createElement("script");
-            s.src = url;
-            s.onload = resolve;
-            s.onerror = function () {{ reject(new Error("could not load " + url)); }};
-            document.head.appendChild(s);
-          }});
-        }});
-      }}, Promise.resolve());
-    }}
-    return window.KL_BOKEHJS_LOADING;
-  }}
-  function start() {{
-    var el = document.getElementById(id);
-    if (!el || el.dataset.embedded) return;
-    if (window.Bokeh && window.Bokeh.embed && window.Bokeh.Widgets) {{
-      embed(el);
-    }} else if (window.KL_BOKEHJS && "IntersectionObserver" in window) {{
-      var seen = new IntersectionObserver(function (entries) {{
-        if (!entries.some(function (e) {{ return e.isIntersecting; }})) return;
-        seen.disconnect();
-        loadBokehJS(window.KL_BOKEHJS).then(function () {{ embed(el); }});
-      }}, {{ rootMargin: "800px 0px" }});
-      seen.observe(el);
-    }} else if (++tries < 100) {{
-      setTimeout(start, 100);
-    }}
-  }}
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
-}})();
-</script>"""
+{embed}</script>"""
 
     def __repr__(self) -> str:
         return f"Playground({self.name!r}, title={self.title!r})"
