@@ -6,7 +6,7 @@ teaches it. Natural logarithms (nats) are used throughout unless ``base`` says o
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # -- divergences (library section: see each module) ---------------------------------------
 # (exports added by the modules below)
