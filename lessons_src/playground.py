@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _checks as ck
-from .continuous import _mixture_np, kl_normal_mixture
+from .continuous import _mixture_np, kl_normal_mixture, mixture_logpdf, mixture_moments
 
 __all__ = ["BOKEHJS_FILES", "Playground", "bokehjs_paths", "gaussian_fit_playground",
            "load_bokehjs", "two_distributions_playground"]
@@ -368,8 +368,7 @@ def gaussian_fit_playground(
                              f"got {fit!r}")
         fits.append((f_mu, f_sigma))
 
-    mean = float(w @ m)
-    sd = math.sqrt(float(w @ (s * s + (m - mean) ** 2)))
+    mean, sd = (float(v) for v in mixture_moments(w, m, s))  # the forward-KL optimum
     optima = [{"kind": "forward", "key": "forward_min", "mu": mean, "sigma": sd,
                "label": "the moment-matched Gaussian (global minimum)"}]
     order = np.argsort([float(kl_normal_mixture(a, b, w, m, s)) for a, b in fits])
@@ -386,8 +385,6 @@ def gaussian_fit_playground(
     lo = float(min(np.min(m - 4 * s), mu_lo)) - 0.5
     hi = float(max(np.max(m + 4 * s), mu_hi)) + 0.5
     x = np.linspace(lo, hi, 481)
-    from .continuous import mixture_logpdf
-
     curve = ColumnDataSource({"x": x, "p": np.exp(mixture_logpdf(x, w, m, s)),
                               "q": np.zeros_like(x)})
     dens = figure(height=230, sizing_mode="stretch_width", x_range=(lo, hi),
